@@ -1,0 +1,159 @@
+/**
+ * Address types and their canonical text, built on `ipaddr.js`.
+ *
+ * @module
+ */
+import ipaddr from "ipaddr.js";
+import { socketError } from "./errors.ts";
+
+/**
+ * An IP address in canonical text: a dotted quad, or RFC 5952 IPv6 (`::1`, lower case,
+ * a zone only on link-local addresses).
+ *
+ * @example
+ * ```ts
+ * import type { IpAddress } from "./address.ts";
+ * const loopback: IpAddress = "::1";
+ * console.log(loopback);
+ * ```
+ */
+export type IpAddress = string;
+
+/**
+ * The family of an IP address.
+ *
+ * @example
+ * ```ts
+ * import type { IpFamily } from "./address.ts";
+ * const family: IpFamily = "ipv6";
+ * console.log(family);
+ * ```
+ */
+export type IpFamily = "ipv4" | "ipv6";
+
+/**
+ * An IP address with a port.
+ *
+ * @example
+ * ```ts
+ * import type { IpSocketAddress } from "./address.ts";
+ * const peer: IpSocketAddress = { address: "127.0.0.1", port: 8080, family: "ipv4" };
+ * console.log(peer.port);
+ * ```
+ */
+export interface IpSocketAddress {
+  /** The IP address, canonical. */
+  address: IpAddress;
+  /** The port, 0 to 65535. */
+  port: number;
+  /** Which IP version `address` is. */
+  family: IpFamily;
+}
+
+/**
+ * A Unix domain socket address: a file path, or a Linux abstract name with a leading `"\0"`.
+ *
+ * @example
+ * ```ts
+ * import type { UnixSocketAddress } from "./address.ts";
+ * const server: UnixSocketAddress = { path: "/run/app.sock" };
+ * console.log(server.path);
+ * ```
+ */
+export interface UnixSocketAddress {
+  /** The socket file path, or `"\0name"` for an abstract name. */
+  path: string;
+}
+
+/** A parsed IP literal in canonical form with its family. */
+export interface ParsedIp {
+  address: IpAddress;
+  family: IpFamily;
+}
+
+/**
+ * Parses an IP literal strictly: a four-part dotted decimal IPv4 address or an IPv6
+ * address (brackets allowed). Other IPv4 spellings (`127.1`, `0x7f.0.0.1`, `2130706433`)
+ * are not IP literals here. Returns undefined for anything else.
+ *
+ * @param text The literal.
+ * @returns The canonical address and its family, or undefined.
+ */
+export function parseIp(text: string): ParsedIp | undefined {
+  let literal = text;
+  if (literal.startsWith("[") && literal.endsWith("]")) literal = literal.slice(1, -1);
+  if (ipaddr.IPv4.isValidFourPartDecimal(literal)) {
+    return { address: ipaddr.IPv4.parse(literal).toString(), family: "ipv4" };
+  }
+  if (!literal.includes(":") || !ipaddr.IPv6.isValid(literal)) return undefined;
+  return { address: formatIpv6(ipaddr.IPv6.parse(literal)), family: "ipv6" };
+}
+
+function formatIpv6(address: ipaddr.IPv6): string {
+  if (address.isIPv4MappedAddress()) return `::ffff:${address.toIPv4Address().toString()}`;
+  const text = address.toRFC5952String();
+  // A zone only means something on a link-local address.
+  if (address.range() !== "linkLocal" && text.includes("%")) return text.slice(0, text.indexOf("%"));
+  return text;
+}
+
+/**
+ * True when `text` looks like an attempt at an IP literal that {@linkcode parseIp}
+ * refuses, such as `127.1`, `0x7f.0.0.1` or `2130706433`: a name cannot be all digits,
+ * dots and hex, so these are never looked up.
+ */
+export function isAmbiguousIpv4(text: string): boolean {
+  return ipaddr.IPv4.isValid(text) && !ipaddr.IPv4.isValidFourPartDecimal(text);
+}
+
+/**
+ * Writes an IP socket address the usual way: `127.0.0.1:80` or `[::1]:80`.
+ *
+ * @param address The address and port.
+ * @returns The text form.
+ */
+export function formatSocketAddress(address: { address: string; port: number }): string {
+  return address.address.includes(":") ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
+}
+
+/**
+ * Builds an {@linkcode IpSocketAddress} from what a runtime reported, canonicalising the
+ * address. Unparseable input gives the text unchanged (a runtime bug, not the user's).
+ */
+export function ipSocketAddress(address: string, port: number): IpSocketAddress {
+  const parsed = parseIp(address);
+  if (parsed === undefined) {
+    return { address, port, family: address.includes(":") ? "ipv6" : "ipv4" };
+  }
+  return { address: parsed.address, port, family: parsed.family };
+}
+
+/**
+ * Checks a port number: an integer from 0 to 65535 (1 to 65535 when `allowZero` is false).
+ *
+ * @param port The value to check.
+ * @param operation The operation, for the error message.
+ * @param allowZero Whether 0 (any free port) is acceptable.
+ * @returns The port.
+ */
+export function checkPort(port: unknown, operation: string, allowZero: boolean): number {
+  const min = allowZero ? 0 : 1;
+  if (typeof port !== "number" || !Number.isInteger(port) || port < min || port > 65535) {
+    throw socketError(
+      "invalid-argument",
+      operation,
+      "",
+      `port must be an integer from ${min} to 65535, got ${describeValue(port)}`,
+    );
+  }
+  return port;
+}
+
+/** A short description of a value for error messages. */
+export function describeValue(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+  if (typeof value === "number" || typeof value === "boolean" || value === null || value === undefined) {
+    return String(value);
+  }
+  return typeof value;
+}

@@ -1,0 +1,126 @@
+/**
+ * A bounded queue of received chunks that serves `read(buffer)`, for runtimes that push
+ * data through callbacks (Node, Bun). It pauses the source past a high-water mark, so a
+ * reader that does not read holds memory constant, and resumes it once drained.
+ *
+ * @module
+ */
+import type { SocketError } from "./errors.ts";
+
+interface PendingRead {
+  buffer: Uint8Array;
+  resolve: (count: number | null) => void;
+  reject: (error: SocketError) => void;
+}
+
+/** Flow control hooks of the data source. */
+export interface FlowControl {
+  pause(): void;
+  resume(): void;
+}
+
+/** Default bytes queued before the source is paused. */
+export const READ_HIGH_WATER_MARK = 1024 * 1024;
+
+/** Serves reads from pushed chunks; see the module doc. */
+export class ChunkReader {
+  #chunks: Uint8Array[] = [];
+  #queued = 0;
+  #pending: PendingRead | undefined;
+  #ended = false;
+  #error: SocketError | undefined;
+  #paused = false;
+  readonly #flow: FlowControl;
+  readonly #highWater: number;
+
+  constructor(flow: FlowControl, highWater: number = READ_HIGH_WATER_MARK) {
+    this.#flow = flow;
+    this.#highWater = highWater;
+  }
+
+  /**
+   * Takes a chunk from the source. `owned` says the chunk's memory is ours to keep;
+   * otherwise whatever must be kept is copied.
+   */
+  push(chunk: Uint8Array, owned: boolean): void {
+    if (this.#ended || this.#error !== undefined || chunk.length === 0) return;
+    let rest = chunk;
+    const pending = this.#pending;
+    if (pending !== undefined && this.#queued === 0) {
+      this.#pending = undefined;
+      const count = Math.min(chunk.length, pending.buffer.length);
+      pending.buffer.set(count === chunk.length ? chunk : chunk.subarray(0, count));
+      pending.resolve(count);
+      if (count === chunk.length) return;
+      rest = chunk.subarray(count);
+    }
+    this.#chunks.push(owned ? rest : rest.slice());
+    this.#queued += rest.length;
+    if (!this.#paused && this.#queued >= this.#highWater) {
+      this.#paused = true;
+      this.#flow.pause();
+    }
+  }
+
+  /** The source reached end of stream. */
+  end(): void {
+    if (this.#ended || this.#error !== undefined) return;
+    this.#ended = true;
+    if (this.#pending !== undefined && this.#queued === 0) {
+      const pending = this.#pending;
+      this.#pending = undefined;
+      pending.resolve(null);
+    }
+  }
+
+  /** The source failed; queued bytes are still delivered first. */
+  fail(error: SocketError): void {
+    if (this.#ended || this.#error !== undefined) return;
+    this.#error = error;
+    if (this.#pending !== undefined && this.#queued === 0) {
+      const pending = this.#pending;
+      this.#pending = undefined;
+      pending.reject(error);
+    }
+  }
+
+  /** Bytes waiting to be read. */
+  get queued(): number {
+    return this.#queued;
+  }
+
+  /** Reads into `buffer`; one call at a time. */
+  read(buffer: Uint8Array): Promise<number | null> {
+    if (this.#queued > 0) return Promise.resolve(this.#copyOut(buffer));
+    if (this.#error !== undefined) return Promise.reject(this.#error);
+    if (this.#ended) return Promise.resolve(null);
+    if (buffer.length === 0) return Promise.resolve(0);
+    return new Promise((resolve, reject) => {
+      this.#pending = { buffer, resolve, reject };
+    });
+  }
+
+  #copyOut(buffer: Uint8Array): number {
+    let written = 0;
+    const chunks = this.#chunks;
+    while (written < buffer.length && chunks.length > 0) {
+      const chunk = chunks[0];
+      const room = buffer.length - written;
+      if (chunk.length <= room) {
+        buffer.set(chunk, written);
+        written += chunk.length;
+        chunks.shift();
+      } else {
+        buffer.set(chunk.subarray(0, room), written);
+        written += room;
+        chunks[0] = chunk.subarray(room);
+      }
+    }
+    this.#queued -= written;
+    if (this.#paused && this.#queued <= this.#highWater / 2) {
+      this.#paused = false;
+      this.#flow.resume();
+    }
+    return written;
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * The internal driver interface: the only place a runtime's native socket API is touched.
+ * `node/`, `deno/` and `bun/` each implement it. Every promise a driver returns rejects
+ * with a {@linkcode SocketError} (already mapped), never with a runtime error.
+ *
+ * @module
+ */
+import type { IpAddress, IpFamily, IpSocketAddress, UnixSocketAddress } from "./address.ts";
+
+/** Names of the drivers. */
+export type DriverName = "node" | "deno" | "bun";
+
+/** What a driver needs to open one TCP connection to one address. */
+export interface TcpConnectRequest {
+  address: IpAddress;
+  port: number;
+  family: IpFamily;
+  localAddress?: IpAddress;
+  /** Aborts the attempt; the driver releases the socket and rejects with `signal.reason`. */
+  signal?: AbortSignal;
+  noDelay: boolean;
+  keepAlive: boolean;
+}
+
+/** What a driver needs to listen on one address. */
+export interface TcpListenRequest {
+  address: IpAddress;
+  port: number;
+  family: IpFamily;
+  backlog?: number;
+  reuseAddress: boolean;
+  ipv6Only: boolean;
+}
+
+/** Which families a lookup asks for. */
+export type LookupFamily = IpFamily | "any";
+
+/**
+ * A connected byte stream as a driver gives it. The portable `Connection` adds state
+ * checks, streams and disposal on top; the driver only moves bytes.
+ */
+export interface RawConnection<A extends IpSocketAddress | UnixSocketAddress = IpSocketAddress> {
+  readonly localAddress: A;
+  readonly remoteAddress: A;
+  /** Reads into `buffer`; the count of bytes, or null at end of stream. One call at a time. */
+  read(buffer: Uint8Array): Promise<number | null>;
+  /** Writes all of `bytes`; resolves once the runtime no longer needs them. One call at a time. */
+  write(bytes: Uint8Array): Promise<void>;
+  /** Sends FIN once queued writes are out; reading goes on. */
+  closeWrite(): Promise<void>;
+  /** Releases the socket at once; pending reads resolve with null. */
+  close(): void;
+  setNoDelay(on: boolean): void;
+  setKeepAlive(on: boolean, delayMs?: number): void;
+  /** Resolves when the socket is gone: closed by us, or by a reset. Never rejects. */
+  readonly closed: Promise<void>;
+}
+
+/** A listening socket as a driver gives it. */
+export interface RawListener<A extends IpSocketAddress | UnixSocketAddress = IpSocketAddress> {
+  readonly localAddress: A;
+  /** The next accepted connection; rejects with `invalid-state` once closed. */
+  accept(): Promise<RawConnection<A>>;
+  /** Stops listening; pending accepts reject with `invalid-state`. */
+  close(): void;
+}
+
+/** One runtime's implementation of everything unisock does natively. */
+export interface Driver {
+  readonly name: DriverName;
+  tcpConnect(request: TcpConnectRequest): Promise<RawConnection>;
+  tcpListen(request: TcpListenRequest): Promise<RawListener>;
+  /**
+   * The runtime's own resolver: addresses for `name` (never an IP literal), in the order
+   * the runtime gave them. Rejects with a resolver `SocketError`.
+   */
+  lookup(name: string, family: LookupFamily): Promise<IpAddress[]>;
+}

@@ -1,0 +1,113 @@
+/**
+ * `Network`: the handle every operation goes through. It binds a driver (the runtime's
+ * sockets) and a policy (what this handle may do).
+ *
+ * @module
+ */
+import type { IpAddress, IpSocketAddress, ParsedIp } from "./address.ts";
+import type { Connection } from "./connection.ts";
+import type { Driver } from "./driver.ts";
+import { socketError } from "./errors.ts";
+import type { Listener } from "./listener.ts";
+import type { AccessRequest, NetworkPolicy } from "./policy.ts";
+import { resolveWithDriver } from "../resolve/resolve.ts";
+import type { ResolveOptions } from "../resolve/resolve.ts";
+import { connectTcp } from "../tcp/connect.ts";
+import type { TcpConnectAddress, TcpConnectOptions } from "../tcp/connect.ts";
+import { listenTcp } from "../tcp/listen.ts";
+import type { TcpListenOptions } from "../tcp/listen.ts";
+
+/**
+ * The TCP operations of a {@linkcode Network}.
+ *
+ * @example
+ * ```ts ignore
+ * import { tcp } from "../mod.ts";
+ * const conn = await tcp.connect({ hostname: "127.0.0.1", port: 8080 });
+ * conn.close();
+ * ```
+ */
+export interface TcpOperations {
+  /**
+   * Connects to `remote`, resolving a name and racing its addresses (Happy Eyeballs).
+   *
+   * @param remote Host name or IP address, and port.
+   * @param options Signal, timeout, socket options.
+   * @returns The connection.
+   */
+  connect(remote: TcpConnectAddress, options?: TcpConnectOptions): Promise<Connection<IpSocketAddress>>;
+  /**
+   * Listens for connections.
+   *
+   * @param options Address, port (0 for any free one) and socket options.
+   * @returns The listener.
+   */
+  listen(options: TcpListenOptions): Promise<Listener<IpSocketAddress>>;
+}
+
+/**
+ * A handle to some network access: the same operations as the module functions, limited
+ * by the handle's policy.
+ *
+ * @example
+ * ```ts ignore
+ * import { tcp } from "../mod.ts";
+ * await using listener = await tcp.listen({ hostname: "127.0.0.1", port: 0 });
+ * console.log(listener.localAddress);
+ * ```
+ */
+export class Network {
+  /** TCP connect and listen through this handle. */
+  readonly tcp: TcpOperations;
+  readonly #driver: Driver;
+  readonly #policy: NetworkPolicy;
+
+  /**
+   * Binds a driver and a policy. Internal: the public ways in are the module functions
+   * (the ambient network) and `createNetwork`.
+   *
+   * @param driver The runtime's driver.
+   * @param policy What the handle may do.
+   */
+  constructor(driver: Driver, policy: NetworkPolicy) {
+    this.#driver = driver;
+    this.#policy = policy;
+    const resolveName = (name: string, signal: AbortSignal | undefined) => this.resolveAddresses(name, { signal });
+    const outbound = (address: ParsedIp, port: number, hostname: string) =>
+      this.#check({ kind: "outbound", protocol: "tcp", address, port, hostname }, "tcp.connect", hostname);
+    const inbound = (address: ParsedIp, port: number, hostname: string) =>
+      this.#check({ kind: "inbound", protocol: "tcp", address, port, hostname }, "tcp.listen", hostname);
+    this.tcp = {
+      connect: (remote, options) => connectTcp(this.#driver, resolveName, outbound, remote, options),
+      listen: (options) => listenTcp(this.#driver, resolveName, inbound, options),
+    };
+  }
+
+  /** The driver's name: `node`, `deno` or `bun`. */
+  get driverName(): string {
+    return this.#driver.name;
+  }
+
+  /**
+   * Resolves a name to IP addresses (IPv6 and IPv4 interleaved, IPv6 first).
+   *
+   * @param name A host name, or an IP literal (returned canonical, no query).
+   * @param options Family, signal, timeout, resolver.
+   * @returns The addresses, never empty.
+   */
+  resolveAddresses(name: string, options?: ResolveOptions): Promise<IpAddress[]> {
+    if (typeof name === "string") {
+      try {
+        this.#check({ kind: "resolve", name }, "resolve", name);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return resolveWithDriver(this.#driver, name, options);
+  }
+
+  #check(request: AccessRequest, operation: string, target: string): void {
+    const denial = this.#policy.check(request);
+    if (denial !== undefined) throw socketError("access-denied", operation, target, denial);
+  }
+}

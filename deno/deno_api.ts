@@ -1,0 +1,51 @@
+/**
+ * The part of the `Deno` namespace the Deno driver uses, typed here so the driver
+ * type-checks under `tsc` and `deno check` alike, and reached through `globalThis`.
+ *
+ * @module
+ */
+
+/** `Deno.NetAddr`. */
+export interface DenoNetAddr {
+  transport: "tcp" | "udp";
+  hostname: string;
+  port: number;
+}
+
+/** `Deno.TcpConn`. */
+export interface DenoTcpConn {
+  readonly localAddr: DenoNetAddr;
+  readonly remoteAddr: DenoNetAddr;
+  read(buffer: Uint8Array): Promise<number | null>;
+  write(bytes: Uint8Array): Promise<number>;
+  closeWrite(): Promise<void>;
+  close(): void;
+  setNoDelay(on?: boolean): void;
+  setKeepAlive(on?: boolean): void;
+}
+
+/** `Deno.TcpListener`. */
+export interface DenoTcpListener {
+  readonly addr: DenoNetAddr;
+  accept(): Promise<DenoTcpConn>;
+  close(): void;
+}
+
+/** `Deno.ResolveDnsOptions`. */
+export interface DenoResolveDnsOptions {
+  nameServer?: { ipAddr: string; port?: number };
+  signal?: AbortSignal;
+}
+
+/** The `Deno` namespace, as far as the driver goes. */
+export interface DenoApi {
+  connect(options: { hostname: string; port: number; transport?: "tcp"; signal?: AbortSignal }): Promise<DenoTcpConn>;
+  listen(options: { hostname: string; port: number; transport?: "tcp" }): DenoTcpListener;
+  resolveDns(name: string, type: "A" | "AAAA", options?: DenoResolveDnsOptions): Promise<string[]>;
+  errors: Record<string, new (...args: never[]) => Error>;
+}
+
+/** The running Deno's namespace; only call this on Deno. */
+export function deno(): DenoApi {
+  return (globalThis as unknown as { Deno: DenoApi }).Deno;
+}

@@ -1,0 +1,134 @@
+/**
+ * `resolveAddresses` over a driver: literals and `localhost` without a query, name checks,
+ * then the chosen resolver, with the answers put in connection order.
+ *
+ * @module
+ */
+import { parseIp } from "../core/address.ts";
+import type { IpAddress } from "../core/address.ts";
+import { checkSignal, checkTimeout, deadline } from "../core/abort.ts";
+import type { Driver, LookupFamily } from "../core/driver.ts";
+import { socketError } from "../core/errors.ts";
+import { isLocalhostName, normalizeName } from "./names.ts";
+import { orderAddresses } from "./order.ts";
+
+/**
+ * A resolver: names in, addresses out. Pass one as the `resolver` option.
+ *
+ * @example A fixed table
+ * ```ts
+ * import type { Resolver } from "./resolve.ts";
+ * const table: Resolver = {
+ *   resolve: (name) => Promise.resolve(name === "db.test" ? ["203.0.113.5"] : []),
+ * };
+ * console.log(typeof table.resolve);
+ * ```
+ */
+export interface Resolver {
+  /**
+   * Looks `name` up (already checked, lower-case ASCII, no trailing dot).
+   *
+   * @param name The name.
+   * @param family Which families to ask for.
+   * @param signal Aborts the lookup.
+   * @returns The addresses; an empty list means the name has none.
+   */
+  resolve(name: string, family: LookupFamily, signal?: AbortSignal): Promise<IpAddress[]>;
+}
+
+/**
+ * Options of `resolveAddresses`.
+ *
+ * @example
+ * ```ts
+ * import type { ResolveOptions } from "./resolve.ts";
+ * const options: ResolveOptions = { family: "ipv4", timeout: 2000 };
+ * console.log(options.family);
+ * ```
+ */
+export interface ResolveOptions {
+  /** `ipv4`, `ipv6` or `any` (the default). */
+  family?: LookupFamily;
+  /** Aborts the lookup; it rejects with `signal.reason`. */
+  signal?: AbortSignal;
+  /** Milliseconds before it fails with `timeout`. */
+  timeout?: number;
+  /** `system` (the default), or a `Resolver`. (`wire` arrives with the wire resolver.) */
+  resolver?: "system" | "wire" | Resolver;
+}
+
+const LOOPBACK = ["::1", "127.0.0.1"];
+
+/**
+ * Resolves `name` with `driver`'s system resolver or the resolver the options name.
+ *
+ * @returns The addresses, never empty.
+ */
+export async function resolveWithDriver(
+  driver: Driver,
+  name: string,
+  options: ResolveOptions = {},
+): Promise<IpAddress[]> {
+  const operation = "resolve";
+  const family = checkFamily(options.family);
+  const signal = checkSignal(options.signal, operation);
+  const timeout = checkTimeout(options.timeout, operation);
+  if (typeof name === "string") {
+    const literal = parseIp(name);
+    if (literal !== undefined) return orderAddresses([literal.address], "any");
+  }
+  const ascii = normalizeName(name, operation);
+  const fixed = isLocalhostName(ascii) ? LOOPBACK : undefined;
+  if (fixed !== undefined) return nonEmpty(orderAddresses(fixed, family), ascii, family);
+  const resolver = pickResolver(driver, options.resolver);
+  const limit = deadline(signal, timeout, operation, ascii);
+  if (limit.signal?.aborted) throw limit.translate(undefined);
+  try {
+    const answers = await raceSignal(resolver.resolve(ascii, family, limit.signal), limit.signal);
+    return nonEmpty(orderAddresses(answers, family), ascii, family);
+  } catch (error) {
+    throw limit.translate(error);
+  } finally {
+    limit.dispose();
+  }
+}
+
+function nonEmpty(addresses: IpAddress[], name: string, family: LookupFamily): IpAddress[] {
+  if (addresses.length > 0) return addresses;
+  const which = family === "any" ? "addresses" : `${family} addresses`;
+  throw socketError("name-unresolvable", "resolve", name, `no ${which}`);
+}
+
+function checkFamily(family: unknown): LookupFamily {
+  if (family === undefined) return "any";
+  if (family === "ipv4" || family === "ipv6" || family === "any") return family;
+  throw socketError("invalid-argument", "resolve", "", `family must be "ipv4", "ipv6" or "any", got ${String(family)}`);
+}
+
+function pickResolver(driver: Driver, choice: ResolveOptions["resolver"]): Resolver {
+  if (choice === undefined || choice === "system") {
+    return { resolve: (name, family) => driver.lookup(name, family) };
+  }
+  if (choice === "wire") throw socketError("not-supported", "resolve", "", "the wire resolver is not built yet");
+  if (typeof choice === "object" && choice !== null && typeof choice.resolve === "function") return choice;
+  throw socketError("invalid-argument", "resolve", "", `resolver must be "system", "wire" or a Resolver`);
+}
+
+/** Rejects with the signal's reason when it aborts first; the lookup itself runs on. */
+function raceSignal<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return work;
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
+}

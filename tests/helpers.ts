@@ -1,0 +1,125 @@
+/** Shared test helpers: the drivers to run against, an echo server, peers, hashing. */
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { loadableDrivers } from "../core/ambient.ts";
+import type { Connection } from "../core/connection.ts";
+import type { Listener } from "../core/listener.ts";
+import { Network } from "../core/network.ts";
+import { ALLOW_ALL } from "../core/policy.ts";
+import type { IpSocketAddress } from "../core/address.ts";
+import { SocketError } from "../core/errors.ts";
+
+/** An allow-all network over every driver this runtime can load (its own, and Node's). */
+export function networks(): { name: string; net: Network }[] {
+  return loadableDrivers().map((driver) => ({ name: driver.name, net: new Network(driver, ALLOW_ALL) }));
+}
+
+/** The port of a listener on an IP address. */
+export function portOf(listener: Listener<IpSocketAddress>): number {
+  return listener.localAddress.port;
+}
+
+/** Copies everything from `conn` back to it, then half-closes; closes when the peer is done. */
+export async function echo(conn: Connection): Promise<void> {
+  const buffer = new Uint8Array(64 * 1024);
+  try {
+    let count: number | null;
+    while ((count = await conn.read(buffer)) !== null) await conn.write(buffer.subarray(0, count));
+    await conn.closeWrite();
+  } finally {
+    conn.close();
+  }
+}
+
+/** A listener on 127.0.0.1 that echoes every connection. */
+export async function startEchoServer(net: Network): Promise<{ port: number; close(): void; served: Promise<void> }> {
+  const listener = await net.tcp.listen({ hostname: "127.0.0.1", port: 0 });
+  const sessions: Promise<void>[] = [];
+  const served = (async () => {
+    for await (const conn of listener) sessions.push(echo(conn).catch(() => {}));
+    await Promise.all(sessions);
+  })();
+  return { port: portOf(listener), close: () => listener.close(), served };
+}
+
+/** Deterministic pseudo-random bytes (xorshift32), fast enough for tens of MiB. */
+export function patternBytes(length: number, seed: number): Uint8Array {
+  const bytes = new Uint8Array(length);
+  const words = new Uint32Array(bytes.buffer, 0, Math.floor(length / 4));
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < words.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    words[i] = x >>> 0;
+  }
+  return bytes;
+}
+
+/** Writes `total` bytes of a pattern in `chunk`-sized writes; returns the sha256 of what was sent. */
+export async function sendPattern(conn: Connection, total: number, chunk: number, seed: number): Promise<string> {
+  const hash = createHash("sha256");
+  for (let sent = 0, n = 0; sent < total; n++) {
+    const bytes = patternBytes(Math.min(chunk, total - sent), seed + n);
+    hash.update(bytes);
+    await conn.write(bytes);
+    sent += bytes.length;
+  }
+  return hash.digest("hex");
+}
+
+/** Reads to end of stream; returns the byte count and sha256. */
+export async function drain(conn: Connection): Promise<{ bytes: number; sha256: string }> {
+  const hash = createHash("sha256");
+  const buffer = new Uint8Array(64 * 1024);
+  let bytes = 0;
+  let count: number | null;
+  while ((count = await conn.read(buffer)) !== null) {
+    hash.update(buffer.subarray(0, count));
+    bytes += count;
+  }
+  return { bytes, sha256: hash.digest("hex") };
+}
+
+/** Asserts that `work` rejects with a SocketError of `code`; returns it. */
+export async function rejectsWith(work: Promise<unknown> | (() => unknown), code: string): Promise<SocketError> {
+  try {
+    await (typeof work === "function" ? work() : work);
+  } catch (error) {
+    if (error instanceof SocketError && error.code === code) return error;
+    throw new Error(`expected SocketError ${code}, got ${error instanceof SocketError ? error.code : String(error)}`, { cause: error });
+  }
+  throw new Error(`expected SocketError ${code}, but it succeeded`);
+}
+
+/** A misbehaving Python peer (tests/peers/tcp_peer.py); stops when `stop()` closes its stdin. */
+export async function startPeer(mode: "blackhole" | "reset"): Promise<{ port: number; stop(): void }> {
+  const script = fileURLToPath(new URL("./peers/tcp_peer.py", import.meta.url));
+  const child = spawn("python3", [script, mode], { stdio: ["pipe", "pipe", "inherit"] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let text = "";
+    child.stdout.on("data", (chunk: Uint8Array) => {
+      text += new TextDecoder().decode(chunk);
+      if (text.includes("\n")) resolve(Number(text.trim()));
+    });
+    child.once("error", reject);
+    child.once("exit", (code) => reject(new Error(`peer exited with ${code}`)));
+  });
+  return {
+    port,
+    stop() {
+      child.stdin.end();
+      child.kill();
+    },
+  };
+}
+
+/** A port nothing listens on: bound, then released. */
+export async function closedPort(net: Network): Promise<number> {
+  const listener = await net.tcp.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = portOf(listener);
+  listener.close();
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  return port;
+}
