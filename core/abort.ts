@@ -4,6 +4,7 @@
  * @module
  */
 import { socketError } from "./errors.ts";
+import type { SocketErrorCode } from "./errors.ts";
 
 /**
  * Checks a `timeout` option: undefined, or a finite number of milliseconds >= 0.
@@ -39,19 +40,21 @@ export interface Deadline {
 
 /**
  * Combines a caller's signal and a timeout. A caller's abort surfaces as `signal.reason`
- * (as `fetch` does); the timeout as a `timeout` SocketError naming the operation and target.
+ * (as `fetch` does); the timeout as a SocketError of `timeoutCode` (default `timeout`) naming the
+ * operation and target.
  */
 export function deadline(
   signal: AbortSignal | undefined,
   timeout: number | undefined,
   operation: string,
   target: string,
+  timeoutCode: SocketErrorCode = "timeout",
 ): Deadline {
   if (timeout === undefined) {
     return { signal, translate: (error) => (signal?.aborted ? signal.reason : error), dispose() {} };
   }
   const controller = new AbortController();
-  const timeoutError = socketError("timeout", operation, target, `timed out after ${timeout} ms`);
+  const timeoutError = socketError(timeoutCode, operation, target, `timed out after ${timeout} ms`);
   const timer = setTimeout(() => controller.abort(timeoutError), timeout);
   const onAbort = (): void => controller.abort(signal?.reason);
   if (signal !== undefined) {

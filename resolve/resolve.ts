@@ -51,7 +51,7 @@ export interface ResolveOptions {
   family?: LookupFamily;
   /** Aborts the lookup; it rejects with `signal.reason`. */
   signal?: AbortSignal;
-  /** Milliseconds before it fails with `timeout`. */
+  /** Milliseconds before it fails with `temporary-resolver-failure`. */
   timeout?: number;
   /** `system` (the default), or a `Resolver`. (`wire` arrives with the wire resolver.) */
   resolver?: "system" | "wire" | Resolver;
@@ -81,7 +81,8 @@ export async function resolveWithDriver(
   const fixed = isLocalhostName(ascii) ? LOOPBACK : undefined;
   if (fixed !== undefined) return nonEmpty(orderAddresses(fixed, family), ascii, family);
   const resolver = pickResolver(driver, options.resolver);
-  const limit = deadline(signal, timeout, operation, ascii);
+  // The contract counts a resolver that does not answer in time as a temporary failure.
+  const limit = deadline(signal, timeout, operation, ascii, "temporary-resolver-failure");
   if (limit.signal?.aborted) throw limit.translate(undefined);
   try {
     const answers = await raceSignal(resolver.resolve(ascii, family, limit.signal), limit.signal);

@@ -34,17 +34,17 @@ export function happyEyeballs<A, C>(
   stagger: number = CONNECTION_ATTEMPT_DELAY_MS,
 ): Promise<C> {
   return new Promise((resolve, reject) => {
-    const controllers: AbortController[] = [];
+    const inFlight = new Set<AbortController>();
     const failures: FailedAttempt<A>[] = [];
     let started = 0;
     let done = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
 
-    const finish = (): void => {
+    const finish = (winner?: AbortController): void => {
       done = true;
       if (timer !== undefined) clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
-      for (const controller of controllers) controller.abort();
+      for (const controller of inFlight) if (controller !== winner) controller.abort();
     };
     const onAbort = (): void => {
       if (done) return;
@@ -58,7 +58,7 @@ export function happyEyeballs<A, C>(
       const index = started++;
       const address = addresses[index];
       const controller = new AbortController();
-      controllers.push(controller);
+      inFlight.add(controller);
       const attemptSignal = signal === undefined ? controller.signal : AbortSignal.any([signal, controller.signal]);
       attempt(address, attemptSignal).then(
         (connection) => {
@@ -66,10 +66,11 @@ export function happyEyeballs<A, C>(
             release(connection);
             return;
           }
-          finish();
+          finish(controller);
           resolve(connection);
         },
         (error: unknown) => {
+          inFlight.delete(controller);
           if (done) return;
           failures.push({ address, error });
           if (failures.length === addresses.length) {

@@ -1,0 +1,120 @@
+#!/usr/bin/env node
+// Runs one or more bench files on Node, Deno and Bun in turn (all from this repo's
+// node_modules/.bin), streaming their output, then prints each run's final line.
+//
+//   node bench/run.mjs BENCH [BENCH...] [--runtime node|deno|bun]... [-- ARGS...]
+//
+//   BENCH            a bench file, e.g. bench/tcp_throughput.ts or just tcp_throughput
+//   --runtime NAME   run only this runtime (repeatable; default: all three)
+//   -- ARGS...       passed to every bench, e.g. `-- --mib 256 --rounds 5` or `-- --json`
+//
+// A run is killed after RUN_TIMEOUT_MS. The exit status is non-zero when any run fails.
+// Plain ESM JavaScript without dependencies, like scripts/test.mjs.
+
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const BIN = path.join(ROOT, "node_modules", ".bin");
+const RUN_TIMEOUT_MS = 15 * 60 * 1000;
+const RUNTIMES = ["node", "deno", "bun"];
+
+/** How each runtime runs a TypeScript file. */
+const COMMANDS = {
+  node: (file) => [path.join(BIN, "node"), [file]],
+  deno: (file) => [path.join(BIN, "deno"), ["run", "-A", file]],
+  bun: (file) => [path.join(BIN, "bun"), [file]],
+};
+
+function usage(message) {
+  if (message) console.error(`run.mjs: ${message}`);
+  console.error("usage: node bench/run.mjs BENCH [BENCH...] [--runtime node|deno|bun]... [-- ARGS...]");
+  process.exit(2);
+}
+
+function resolveBench(name) {
+  for (const candidate of [name, path.join("bench", name), path.join("bench", `${name}.ts`)]) {
+    if (fs.existsSync(path.resolve(ROOT, candidate)) && fs.statSync(path.resolve(ROOT, candidate)).isFile()) {
+      return path.relative(ROOT, path.resolve(ROOT, candidate));
+    }
+  }
+  usage(`no bench file ${JSON.stringify(name)}`);
+}
+
+const argv = process.argv.slice(2);
+const dashdash = argv.indexOf("--");
+const own = dashdash === -1 ? argv : argv.slice(0, dashdash);
+const passed = dashdash === -1 ? [] : argv.slice(dashdash + 1);
+const benches = [];
+const runtimes = [];
+for (let i = 0; i < own.length; i++) {
+  if (own[i] === "--runtime") {
+    const name = own[++i];
+    if (!RUNTIMES.includes(name)) usage(`unknown runtime ${JSON.stringify(name)}`);
+    runtimes.push(name);
+  } else if (own[i].startsWith("-")) usage(`unknown option ${own[i]}`);
+  else benches.push(resolveBench(own[i]));
+}
+if (benches.length === 0) usage("no bench given");
+if (runtimes.length === 0) runtimes.push(...RUNTIMES);
+
+const env = { ...process.env, PATH: [BIN, process.env.PATH ?? ""].join(path.delimiter) };
+if (env.NO_COLOR === undefined && env.FORCE_COLOR === undefined) env.NO_COLOR = "1";
+
+let current;
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+  process.on(signal, () => {
+    if (current) killGroup(current);
+    process.exit(130);
+  });
+}
+
+function killGroup(child) {
+  try {
+    process.kill(-child.pid, "SIGKILL");
+  } catch {
+    // already gone
+  }
+}
+
+/** Runs one bench on one runtime; resolves to { ok, last } with its last stdout line. */
+function run(runtime, bench) {
+  const [command, args] = COMMANDS[runtime](bench);
+  const all = [...args, ...passed];
+  console.log(`\n$ ${path.relative(ROOT, command)} ${all.join(" ")}`);
+  return new Promise((resolve) => {
+    const child = spawn(command, all, { cwd: ROOT, env, stdio: ["ignore", "pipe", "inherit"], detached: true });
+    current = child;
+    let stdout = "";
+    child.stdout.on("data", (chunk) => {
+      stdout += chunk;
+      process.stdout.write(chunk);
+    });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      console.error(`run.mjs: killing ${runtime} after ${RUN_TIMEOUT_MS / 60000} minutes`);
+      killGroup(child);
+    }, RUN_TIMEOUT_MS);
+    child.on("error", (error) => console.error(`run.mjs: could not run ${command}: ${error.message}`));
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      current = undefined;
+      const last = stdout.trimEnd().split("\n").at(-1) ?? "";
+      const ok = code === 0 && !timedOut;
+      const why = timedOut ? "timed out" : signal ? `killed by ${signal}` : `exit code ${code}`;
+      resolve({ ok, last: ok ? last : `${path.basename(bench)} ${runtime}: FAILED (${why})` });
+    });
+  });
+}
+
+const finals = [];
+for (const bench of benches) {
+  for (const runtime of runtimes) finals.push(await run(runtime, bench));
+}
+console.log("");
+for (const { last } of finals) console.log(last);
+process.exit(finals.every((result) => result.ok) ? 0 : 1);
