@@ -18,7 +18,8 @@
  * @module
  */
 export { resolveAddresses } from "./resolve/mod.ts";
-export type { LookupFamily, Resolver, ResolveOptions } from "./resolve/mod.ts";
+export { WireResolver } from "./resolve/mod.ts";
+export type { LookupFamily, Resolver, ResolveOptions, WireResolverOptions, WireResolverStats } from "./resolve/mod.ts";
 export * as tcp from "./tcp/mod.ts";
 export * as udp from "./udp/mod.ts";
 export * as unix from "./unix/mod.ts";

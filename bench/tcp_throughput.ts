@@ -12,6 +12,7 @@
  *   --timeout S    seconds a round may take before the run fails (BENCH_TIMEOUT_S, default 60)
  *   --json         print one JSON line with the figures instead of the table (BENCH_JSON=1);
  *                  the table then goes to stderr
+ *   --only SIDE    run only `unisock` or `native` (for profiling one side; no ratio)
  *
  * Each round opens a fresh listener and connection and sends the whole amount from a
  * client to the accepted server side in 64 KiB chunks; the clock runs from when both ends
@@ -61,11 +62,12 @@ interface Options {
   rounds: number;
   timeoutMs: number;
   json: boolean;
+  only: Side | undefined;
 }
 
 function usage(message?: string): never {
   if (message !== undefined) console.error(`${BENCH}: ${message}`);
-  console.error(`usage: ${BENCH}.ts [--mib N] [--rounds N] [--timeout SECONDS] [--json]`);
+  console.error(`usage: ${BENCH}.ts [--mib N] [--rounds N] [--timeout SECONDS] [--json] [--only unisock|native]`);
   process.exit(message === undefined ? 0 : 2);
 }
 
@@ -84,6 +86,7 @@ function parseOptions(args: string[]): Options {
     rounds: positive("BENCH_ROUNDS", env.BENCH_ROUNDS ?? "3", true),
     timeoutMs: positive("BENCH_TIMEOUT_S", env.BENCH_TIMEOUT_S ?? "60", false) * 1000,
     json: env.BENCH_JSON === "1" || env.BENCH_JSON === "true",
+    only: undefined,
   };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
@@ -93,6 +96,11 @@ function parseOptions(args: string[]): Options {
     else if (flag === "--rounds") options.rounds = positive("--rounds", value(), true);
     else if (flag === "--timeout") options.timeoutMs = positive("--timeout", value(), false) * 1000;
     else if (flag === "--json") options.json = true;
+    else if (flag === "--only") {
+      const side = value();
+      if (side !== "unisock" && side !== "native") usage(`--only takes unisock or native, got ${JSON.stringify(side)}`);
+      options.only = side;
+    }
     else if (flag === "--help" || flag === "-h") usage();
     else usage(`unknown argument ${JSON.stringify(arg)}`);
   }
@@ -105,7 +113,23 @@ function parseOptions(args: string[]): Options {
 // ---------------------------------------------------------------------------
 
 type Defer = (cleanup: () => void) => void;
-type RoundFn = (total: number, defer: Defer) => Promise<number>;
+type RoundFn = (total: number, defer: Defer) => Promise<Sample>;
+
+/** Wall-clock and CPU (user + system, whole process: both ends and the kernel's work for them) time. */
+interface Sample {
+  wallMs: number;
+  cpuMs: number;
+}
+
+function clock(): Sample {
+  const cpu = process.cpuUsage();
+  return { wallMs: performance.now(), cpuMs: (cpu.user + cpu.system) / 1000 };
+}
+
+function since(start: Sample): Sample {
+  const now = clock();
+  return { wallMs: now.wallMs - start.wallMs, cpuMs: now.cpuMs - start.cpuMs };
+}
 
 /** The bytes sent, never modified, so every write may reuse it. */
 const CHUNK_BYTES = new Uint8Array(CHUNK).map((_, i) => i & 0xff);
@@ -123,7 +147,7 @@ const unisockRound: RoundFn = async (total, defer) => {
   const server = await accepted;
   defer(() => server.close());
 
-  const start = performance.now();
+  const start = clock();
   const receiving = (async () => {
     const buffer = new Uint8Array(CHUNK);
     let received = 0;
@@ -138,7 +162,7 @@ const unisockRound: RoundFn = async (total, defer) => {
     await client.closeWrite();
   })();
   const [received] = await Promise.all([receiving, sending]);
-  const elapsed = performance.now() - start;
+  const elapsed = since(start);
   checkReceived("unisock", received, total);
   return elapsed;
 };
@@ -166,7 +190,7 @@ const nodeRound: RoundFn = async (total, defer) => {
   });
   await acceptedPromise;
 
-  const start = performance.now();
+  const start = clock();
   const receiving = new Promise<number>((resolve, reject) => {
     let received = 0;
     serverSocket.on("data", (chunk: Buffer) => (received += chunk.length));
@@ -191,7 +215,7 @@ const nodeRound: RoundFn = async (total, defer) => {
     pump();
   });
   const [received] = await Promise.all([receiving, sending]);
-  const elapsed = performance.now() - start;
+  const elapsed = since(start);
   checkReceived("node:net", received, total);
   return elapsed;
 };
@@ -206,7 +230,7 @@ const denoRound: RoundFn = async (total, defer) => {
   const server = await accepted;
   defer(() => closeQuietly(server));
 
-  const start = performance.now();
+  const start = clock();
   const receiving = (async () => {
     const buffer = new Uint8Array(CHUNK);
     let received = 0;
@@ -226,7 +250,7 @@ const denoRound: RoundFn = async (total, defer) => {
     await client.closeWrite();
   })();
   const [received] = await Promise.all([receiving, sending]);
-  const elapsed = performance.now() - start;
+  const elapsed = since(start);
   checkReceived("Deno.connect", received, total);
   return elapsed;
 };
@@ -283,7 +307,7 @@ const bunRound: RoundFn = async (total, defer) => {
   defer(() => client.terminate());
   await acceptedPromise;
 
-  const start = performance.now();
+  const start = clock();
   const sending = new Promise<void>((resolve, reject) => {
     onClientError = reject;
     let remaining = total;
@@ -314,7 +338,7 @@ const bunRound: RoundFn = async (total, defer) => {
     client.data.pump();
   });
   const [count] = await Promise.all([receiving, sending]);
-  const elapsed = performance.now() - start;
+  const elapsed = since(start);
   checkReceived("Bun.connect", count, total);
   return elapsed;
 };
@@ -322,8 +346,14 @@ const bunRound: RoundFn = async (total, defer) => {
 const nativeRound: RoundFn = runtime === "deno" ? denoRound : runtime === "bun" ? bunRound : nodeRound;
 const NATIVE_API = runtime === "deno" ? "Deno.connect/Deno.listen" : runtime === "bun" ? "Bun.connect/Bun.listen" : "node:net";
 
-/** Runs one round under a deadline; returns MB/s. */
-async function measure(side: Side, total: number, timeoutMs: number): Promise<number> {
+/** One round's figures: MB/s, and CPU seconds spent per GB moved. */
+interface Figures {
+  mbps: number;
+  cpuPerGB: number;
+}
+
+/** Runs one round under a deadline. */
+async function measure(side: Side, total: number, timeoutMs: number): Promise<Figures> {
   const round = side === "unisock" ? unisockRound : nativeRound;
   const cleanups: (() => void)[] = [];
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -334,8 +364,8 @@ async function measure(side: Side, total: number, timeoutMs: number): Promise<nu
     );
   });
   try {
-    const elapsedMs = await Promise.race([round(total, (cleanup) => cleanups.push(cleanup)), timeout]);
-    return total / 1e6 / (elapsedMs / 1000);
+    const sample = await Promise.race([round(total, (cleanup) => cleanups.push(cleanup)), timeout]);
+    return { mbps: total / 1e6 / (sample.wallMs / 1000), cpuPerGB: sample.cpuMs / 1000 / (total / 1e9) };
   } finally {
     clearTimeout(timer);
     for (const cleanup of cleanups.reverse()) {
@@ -359,7 +389,14 @@ function median(values: number[]): number {
 }
 
 const round1 = (value: number): number => Math.round(value * 10) / 10;
-const pad = (text: string | number, width: number): string => String(text).padStart(width);
+const round3 = (value: number): number => Math.round(value * 1000) / 1000;
+const pad = (text: string, width: number): string => text.padStart(width);
+
+function row(label: string, order: string, unisock: Figures | undefined, native: Figures | undefined, note = ""): string {
+  const mbps = (figures: Figures | undefined) => pad(figures?.mbps.toFixed(1) ?? "-", 13);
+  const cpu = (figures: Figures | undefined) => pad(figures?.cpuPerGB.toFixed(3) ?? "-", 14);
+  return `${label.padEnd(8)}${order.padEnd(16)}${mbps(unisock)}${mbps(native)}${cpu(unisock)}${cpu(native)}${note}`;
+}
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
@@ -368,47 +405,66 @@ async function main(): Promise<void> {
 
   print(
     `${BENCH} on ${runtime} ${runtimeVersion}: ${options.mib} MiB per round over ${HOST}, ${CHUNK / 1024} KiB chunks, ` +
-      `${options.rounds} rounds of each after a warm-up; native = ${NATIVE_API}; MB/s with MB = 10^6 bytes`,
+      `${options.rounds} rounds of each after a warm-up; native = ${NATIVE_API}`,
   );
-  print(`${"round".padEnd(8)}${"order".padEnd(18)}${pad("unisock MB/s", 14)}${pad("native MB/s", 14)}`);
+  print("MB/s with MB = 10^6 bytes; CPU s/GB = user + system CPU seconds of the whole process per 10^9 bytes");
+  print(
+    `${"round".padEnd(8)}${"order".padEnd(16)}${pad("unisock MB/s", 13)}${pad("native MB/s", 13)}` +
+      `${pad("unisock CPU", 14)}${pad("native CPU", 14)}`,
+  );
 
-  const results: Record<Side, number[]> = { unisock: [], native: [] };
+  const results: Record<Side, Figures[]> = { unisock: [], native: [] };
   for (let round = 0; round <= options.rounds; round++) {
     // Round 0 is the warm-up; the order alternates so neither side always goes first.
-    const order: Side[] = round % 2 === 0 ? ["unisock", "native"] : ["native", "unisock"];
-    const figures: Partial<Record<Side, number>> = {};
+    const both: Side[] = round % 2 === 0 ? ["unisock", "native"] : ["native", "unisock"];
+    const order = options.only === undefined ? both : [options.only];
+    const figures: Partial<Record<Side, Figures>> = {};
     for (const side of order) figures[side] = await measure(side, total, options.timeoutMs);
     if (round > 0) for (const side of order) results[side].push(figures[side]!);
     const label = round === 0 ? "warm-up" : String(round);
-    const note = round === 0 ? "  (not counted)" : "";
-    print(
-      `${label.padEnd(8)}${order.join(",").padEnd(18)}${pad(figures.unisock!.toFixed(1), 14)}${pad(figures.native!.toFixed(1), 14)}${note}`,
-    );
+    print(row(label, order.join(","), figures.unisock, figures.native, round === 0 ? "  (not counted)" : ""));
   }
 
-  const unisock = median(results.unisock);
-  const native = median(results.native);
-  const ratio = unisock / native;
-  print(`${"median".padEnd(26)}${pad(unisock.toFixed(1), 14)}${pad(native.toFixed(1), 14)}`);
-  const summary = `${BENCH} ${runtime} ${runtimeVersion}: unisock ${unisock.toFixed(0)} MB/s, native ${
-    native.toFixed(0)
+  if (options.only !== undefined) {
+    const figures = results[options.only];
+    const mbps = median(figures.map((f) => f.mbps));
+    const only = { mbps, cpuPerGB: median(figures.map((f) => f.cpuPerGB)) };
+    print(row("median", "", options.only === "unisock" ? only : undefined, options.only === "native" ? only : undefined));
+    const summary = `${BENCH} ${runtime} ${runtimeVersion}: ${options.only} only, ${mbps.toFixed(0)} MB/s`;
+    print(summary);
+    if (options.json) console.log(JSON.stringify({ bench: BENCH, runtime, version: runtimeVersion, only: options.only, mbps: round1(mbps), summary }));
+    return;
+  }
+  const medians = (side: Side): Figures => ({
+    mbps: median(results[side].map((figures) => figures.mbps)),
+    cpuPerGB: median(results[side].map((figures) => figures.cpuPerGB)),
+  });
+  const unisock = medians("unisock");
+  const native = medians("native");
+  const ratio = unisock.mbps / native.mbps;
+  print(row("median", "", unisock, native));
+  const summary = `${BENCH} ${runtime} ${runtimeVersion}: unisock ${unisock.mbps.toFixed(0)} MB/s, native ${
+    native.mbps.toFixed(0)
   } MB/s, ratio ${ratio.toFixed(2)}`;
   print(summary);
   if (options.json) {
+    const side = (name: Side, medianFigures: Figures) => ({
+      mbps: round1(medianFigures.mbps),
+      cpuSecondsPerGB: round3(medianFigures.cpuPerGB),
+      rounds: results[name].map((figures) => ({ mbps: round1(figures.mbps), cpuSecondsPerGB: round3(figures.cpuPerGB) })),
+    });
     console.log(JSON.stringify({
       bench: BENCH,
       runtime,
       version: runtimeVersion,
-      native: NATIVE_API,
-      unit: "MB/s (10^6 bytes per second)",
+      nativeApi: NATIVE_API,
+      units: { mbps: "MB/s, MB = 10^6 bytes, medians", cpuSecondsPerGB: "process CPU seconds per 10^9 bytes, medians" },
       bytesPerRound: total,
       chunkBytes: CHUNK,
       rounds: options.rounds,
-      results: {
-        unisock: { median: round1(unisock), rounds: results.unisock.map(round1) },
-        native: { median: round1(native), rounds: results.native.map(round1) },
-      },
-      ratio: Math.round(ratio * 1000) / 1000,
+      unisock: side("unisock", unisock),
+      native: side("native", native),
+      ratio: round3(ratio),
       summary,
     }));
   }

@@ -40,8 +40,23 @@ export interface BunTcpListener {
   stop(closeActiveConnections?: boolean): void;
 }
 
+/** `Bun.udpSocket`'s socket. */
+export interface BunUdpSocket {
+  readonly address: { address: string; port: number; family: string };
+  send(data: Uint8Array, port: number, address: string): boolean;
+  close(): void;
+}
+
+/** Handlers of `Bun.udpSocket`. */
+export interface BunUdpHandler {
+  data?(socket: BunUdpSocket, data: Uint8Array, port: number, address: string): void;
+  drain?(socket: BunUdpSocket): void;
+  error?(socket: BunUdpSocket, error: Error): void;
+}
+
 /** The `Bun` global, as far as the driver goes. */
 export interface BunApi {
+  udpSocket(options: { hostname: string; port: number; socket?: BunUdpHandler }): Promise<BunUdpSocket>;
   connect<T>(options: {
     hostname: string;
     port: number;

@@ -15,18 +15,11 @@ import type {
   TcpConnectRequest,
   TcpListenRequest,
 } from "../core/driver.ts";
-import { codeFromErrno, errnoOf } from "../core/errno.ts";
 import { SocketError, socketError } from "../core/errors.ts";
 import { bun } from "./bun_api.ts";
+import { bunError } from "./errors.ts";
+import { bunUdpBind } from "./udp.ts";
 import type { BunSocket, BunSocketHandler } from "./bun_api.ts";
-
-/** Maps a Bun error (Node-style `code`, `DNS_` prefix for the resolver) to a SocketError. */
-function bunError(error: unknown, operation: string, target: string): SocketError {
-  if (error instanceof SocketError) return error;
-  const errno = errnoOf(error)?.replace(/^DNS_/, "");
-  const message = error instanceof Error ? error.message : String(error);
-  return socketError(codeFromErrno(errno), operation, target, message, error);
-}
 
 interface PendingWrite {
   rest: Uint8Array;
@@ -225,4 +218,4 @@ async function lookup(name: string, family: LookupFamily): Promise<IpAddress[]> 
  * console.log(bunDriver.name); // "bun"
  * ```
  */
-export const bunDriver: Driver = { name: "bun", tcpConnect, tcpListen, lookup };
+export const bunDriver: Driver = { name: "bun", lookupReadsHosts: true, tcpConnect, tcpListen, udpBind: bunUdpBind, lookup };

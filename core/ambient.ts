@@ -1,26 +1,14 @@
 /**
  * The ambient network: the module-level functions' handle, over the driver of the
- * runtime this runs on, picked once, allowing all the runtime allows.
+ * runtime this runs on, allowing all the runtime allows.
  *
  * @module
  */
-import { bunDriver } from "../bun/driver.ts";
-import { denoDriver } from "../deno/driver.ts";
-import { nodeDriver } from "../node/driver.ts";
-import type { Driver, DriverName } from "./driver.ts";
 import { Network } from "./network.ts";
 import { ALLOW_ALL } from "./policy.ts";
-import { detectRuntime } from "./runtime.ts";
+import { runtimeDriver } from "./runtime_driver.ts";
 
-const DRIVERS: Record<DriverName, Driver> = { node: nodeDriver, deno: denoDriver, bun: bunDriver };
-
-/** The driver for this runtime. */
-export const runtimeDriver: Driver = DRIVERS[detectRuntime()];
+export { loadableDrivers, runtimeDriver } from "./runtime_driver.ts";
 
 /** The handle the module functions use. */
 export const ambientNetwork: Network = new Network(runtimeDriver, ALLOW_ALL);
-
-/** Drivers this runtime can load: its own, and Node's through `node:` compatibility. */
-export function loadableDrivers(): Driver[] {
-  return runtimeDriver === nodeDriver ? [nodeDriver] : [runtimeDriver, nodeDriver];
-}

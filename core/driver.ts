@@ -6,6 +6,7 @@
  * @module
  */
 import type { IpAddress, IpFamily, IpSocketAddress, UnixSocketAddress } from "./address.ts";
+import type { SocketError } from "./errors.ts";
 
 /** Names of the drivers. */
 export type DriverName = "node" | "deno" | "bun";
@@ -65,11 +66,47 @@ export interface RawListener<A extends IpSocketAddress | UnixSocketAddress = IpS
   close(): void;
 }
 
+/** What a driver needs to bind one UDP socket. */
+export interface UdpBindRequest {
+  address: IpAddress;
+  port: number;
+  family: IpFamily;
+  reuseAddress: boolean;
+  ipv6Only: boolean;
+}
+
+/** One received datagram; `address` canonical. */
+export interface Datagram {
+  data: Uint8Array;
+  address: IpAddress;
+  port: number;
+}
+
+/** Where a driver hands what a UDP socket receives. */
+export interface DatagramSink {
+  /** A datagram arrived; `data` is the receiver's to keep. */
+  message(datagram: Datagram): void;
+  /** The socket failed after binding (it is then closed). */
+  error(error: SocketError): void;
+}
+
+/** A bound UDP socket as a driver gives it. */
+export interface RawUdpSocket {
+  readonly localAddress: IpSocketAddress;
+  /** Sends one datagram; resolves once the runtime no longer needs `data`. */
+  send(data: Uint8Array, address: IpAddress, port: number): Promise<void>;
+  /** Releases the socket; nothing is delivered to the sink after this. */
+  close(): void;
+}
+
 /** One runtime's implementation of everything unisock does natively. */
 export interface Driver {
   readonly name: DriverName;
   tcpConnect(request: TcpConnectRequest): Promise<RawConnection>;
   tcpListen(request: TcpListenRequest): Promise<RawListener>;
+  udpBind(request: UdpBindRequest, sink: DatagramSink): Promise<RawUdpSocket>;
+  /** Whether `lookup` answers from `/etc/hosts` itself (false for Deno's `resolveDns`). */
+  readonly lookupReadsHosts: boolean;
   /**
    * The runtime's own resolver: addresses for `name` (never an IP literal), in the order
    * the runtime gave them. Rejects with a resolver `SocketError`.

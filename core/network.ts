@@ -10,8 +10,10 @@ import type { Driver } from "./driver.ts";
 import { socketError } from "./errors.ts";
 import type { Listener } from "./listener.ts";
 import type { AccessRequest, NetworkPolicy } from "./policy.ts";
-import { resolveWithDriver } from "../resolve/resolve.ts";
-import type { ResolveOptions } from "../resolve/resolve.ts";
+import { resolveName } from "../resolve/resolve.ts";
+import type { NamedResolvers, Resolver, ResolveOptions } from "../resolve/resolve.ts";
+import { systemResolver } from "../resolve/system.ts";
+import { WireResolver } from "../resolve/wire/wire_resolver.ts";
 import { connectTcp } from "../tcp/connect.ts";
 import type { TcpConnectAddress, TcpConnectOptions } from "../tcp/connect.ts";
 import { listenTcp } from "../tcp/listen.ts";
@@ -61,6 +63,8 @@ export class Network {
   readonly tcp: TcpOperations;
   readonly #driver: Driver;
   readonly #policy: NetworkPolicy;
+  readonly #resolvers: NamedResolvers;
+  #wire: Resolver | undefined;
 
   /**
    * Binds a driver and a policy. Internal: the public ways in are the module functions
@@ -68,10 +72,15 @@ export class Network {
    *
    * @param driver The runtime's driver.
    * @param policy What the handle may do.
+   * @param fallback The resolver `"wire"` means, and the system resolver's fallback
+   *   (a `WireResolver` with the system's configuration when omitted).
    */
-  constructor(driver: Driver, policy: NetworkPolicy) {
+  constructor(driver: Driver, policy: NetworkPolicy, fallback?: Resolver) {
     this.#driver = driver;
     this.#policy = policy;
+    this.#wire = fallback;
+    const wire = (): Resolver => (this.#wire ??= new WireResolver({}, driver));
+    this.#resolvers = { system: systemResolver(driver, wire), wire };
     const resolveName = (name: string, signal: AbortSignal | undefined) => this.resolveAddresses(name, { signal });
     const outbound = (address: ParsedIp, port: number, hostname: string) =>
       this.#check({ kind: "outbound", protocol: "tcp", address, port, hostname }, "tcp.connect", hostname);
@@ -103,7 +112,7 @@ export class Network {
         return Promise.reject(error);
       }
     }
-    return resolveWithDriver(this.#driver, name, options);
+    return resolveName(this.#resolvers, name, options);
   }
 
   #check(request: AccessRequest, operation: string, target: string): void {

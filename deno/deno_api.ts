@@ -37,8 +37,18 @@ export interface DenoResolveDnsOptions {
   signal?: AbortSignal;
 }
 
+/** `Deno.DatagramConn` (UDP; needs `--unstable-net`). */
+export interface DenoDatagramConn {
+  readonly addr: DenoNetAddr;
+  receive(buffer?: Uint8Array): Promise<[Uint8Array, DenoNetAddr]>;
+  send(data: Uint8Array, to: DenoNetAddr): Promise<number>;
+  close(): void;
+}
+
 /** The `Deno` namespace, as far as the driver goes. */
 export interface DenoApi {
+  /** Only present under `--unstable-net`. */
+  listenDatagram?: (options: { hostname: string; port: number; transport: "udp"; reuseAddress?: boolean }) => DenoDatagramConn;
   connect(options: { hostname: string; port: number; transport?: "tcp"; signal?: AbortSignal }): Promise<DenoTcpConn>;
   listen(options: { hostname: string; port: number; transport?: "tcp" }): DenoTcpListener;
   resolveDns(name: string, type: "A" | "AAAA", options?: DenoResolveDnsOptions): Promise<string[]>;

@@ -13,38 +13,11 @@ import type {
   TcpConnectRequest,
   TcpListenRequest,
 } from "../core/driver.ts";
-import { codeFromErrno, errnoOf } from "../core/errno.ts";
 import { SocketError, socketError } from "../core/errors.ts";
-import type { SocketErrorCode } from "../core/errors.ts";
+import { denoError } from "./errors.ts";
+import { denoUdpBind } from "./udp.ts";
 import { deno } from "./deno_api.ts";
 import type { DenoTcpConn, DenoTcpListener } from "./deno_api.ts";
-
-const ERROR_CLASS_CODES: Record<string, SocketErrorCode> = {
-  ConnectionRefused: "connection-refused",
-  ConnectionReset: "connection-reset",
-  ConnectionAborted: "connection-aborted",
-  BrokenPipe: "connection-reset",
-  NotConnected: "invalid-state",
-  AddrInUse: "address-in-use",
-  AddrNotAvailable: "address-not-bindable",
-  TimedOut: "timeout",
-  PermissionDenied: "access-denied",
-  NotCapable: "access-denied",
-  BadResource: "invalid-state",
-  Interrupted: "invalid-state",
-  NetworkUnreachable: "remote-unreachable",
-  InvalidData: "invalid-argument",
-  NotFound: "connection-refused",
-};
-
-/** Maps a Deno error to a SocketError: by errno `code` when it has one, else by class. */
-function denoError(error: unknown, operation: string, target: string): SocketError {
-  if (error instanceof SocketError) return error;
-  let code = codeFromErrno(errnoOf(error));
-  if (code === "unknown" && error instanceof Error) code = ERROR_CLASS_CODES[error.name] ?? "unknown";
-  const message = error instanceof Error ? error.message : String(error);
-  return socketError(code, operation, target, message, error);
-}
 
 class DenoConnection implements RawConnection {
   readonly localAddress: IpSocketAddress;
@@ -192,4 +165,4 @@ function isNoRecords(error: unknown): boolean {
  * console.log(denoDriver.name); // "deno"
  * ```
  */
-export const denoDriver: Driver = { name: "deno", tcpConnect, tcpListen, lookup };
+export const denoDriver: Driver = { name: "deno", lookupReadsHosts: false, tcpConnect, tcpListen, udpBind: denoUdpBind, lookup };

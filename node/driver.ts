@@ -20,6 +20,7 @@ import type {
 import { codeFromErrno, errnoOf } from "../core/errno.ts";
 import { SocketError, socketError } from "../core/errors.ts";
 import { AcceptQueue } from "../core/accept_queue.ts";
+import { nodeUdpBind } from "./udp.ts";
 
 /** Maps a Node error to a SocketError for `operation` on `target`. */
 function nodeError(error: unknown, operation: string, target: string): SocketError {
@@ -192,4 +193,4 @@ async function lookup(name: string, family: LookupFamily): Promise<IpAddress[]> 
  * console.log(nodeDriver.name); // "node"
  * ```
  */
-export const nodeDriver: Driver = { name: "node", tcpConnect, tcpListen, lookup };
+export const nodeDriver: Driver = { name: "node", lookupReadsHosts: true, tcpConnect, tcpListen, udpBind: nodeUdpBind, lookup };

@@ -14,6 +14,9 @@ import { ambientNetwork } from "../core/ambient.ts";
 import type { ResolveOptions } from "./resolve.ts";
 
 export type { Resolver, ResolveOptions } from "./resolve.ts";
+export { WireResolver } from "./wire/wire_resolver.ts";
+export type { WireResolverStats } from "./wire/wire_resolver.ts";
+export type { WireResolverOptions } from "./wire/options.ts";
 export type { LookupFamily } from "../core/driver.ts";
 
 /**

@@ -7,7 +7,7 @@
 import { parseIp } from "../core/address.ts";
 import type { IpAddress } from "../core/address.ts";
 import { checkSignal, checkTimeout, deadline } from "../core/abort.ts";
-import type { Driver, LookupFamily } from "../core/driver.ts";
+import type { LookupFamily } from "../core/driver.ts";
 import { socketError } from "../core/errors.ts";
 import { isLocalhostName, normalizeName } from "./names.ts";
 import { orderAddresses } from "./order.ts";
@@ -53,19 +53,25 @@ export interface ResolveOptions {
   signal?: AbortSignal;
   /** Milliseconds before it fails with `temporary-resolver-failure`. */
   timeout?: number;
-  /** `system` (the default), or a `Resolver`. (`wire` arrives with the wire resolver.) */
+  /** `system` (the default: the runtime's own), `wire` (a `WireResolver` with the system's configuration), or a `Resolver`. */
   resolver?: "system" | "wire" | Resolver;
 }
 
 const LOOPBACK = ["::1", "127.0.0.1"];
 
+/** The resolvers a network offers by name. */
+export interface NamedResolvers {
+  system: Resolver;
+  wire: () => Resolver;
+}
+
 /**
- * Resolves `name` with `driver`'s system resolver or the resolver the options name.
+ * Resolves `name` with the resolver the options name (`system` by default).
  *
  * @returns The addresses, never empty.
  */
-export async function resolveWithDriver(
-  driver: Driver,
+export async function resolveName(
+  resolvers: NamedResolvers,
   name: string,
   options: ResolveOptions = {},
 ): Promise<IpAddress[]> {
@@ -80,7 +86,7 @@ export async function resolveWithDriver(
   const ascii = normalizeName(name, operation);
   const fixed = isLocalhostName(ascii) ? LOOPBACK : undefined;
   if (fixed !== undefined) return nonEmpty(orderAddresses(fixed, family), ascii, family);
-  const resolver = pickResolver(driver, options.resolver);
+  const resolver = pickResolver(resolvers, options.resolver);
   // The contract counts a resolver that does not answer in time as a temporary failure.
   const limit = deadline(signal, timeout, operation, ascii, "temporary-resolver-failure");
   if (limit.signal?.aborted) throw limit.translate(undefined);
@@ -106,11 +112,9 @@ function checkFamily(family: unknown): LookupFamily {
   throw socketError("invalid-argument", "resolve", "", `family must be "ipv4", "ipv6" or "any", got ${String(family)}`);
 }
 
-function pickResolver(driver: Driver, choice: ResolveOptions["resolver"]): Resolver {
-  if (choice === undefined || choice === "system") {
-    return { resolve: (name, family) => driver.lookup(name, family) };
-  }
-  if (choice === "wire") throw socketError("not-supported", "resolve", "", "the wire resolver is not built yet");
+function pickResolver(resolvers: NamedResolvers, choice: ResolveOptions["resolver"]): Resolver {
+  if (choice === undefined || choice === "system") return resolvers.system;
+  if (choice === "wire") return resolvers.wire();
   if (typeof choice === "object" && choice !== null && typeof choice.resolve === "function") return choice;
   throw socketError("invalid-argument", "resolve", "", `resolver must be "system", "wire" or a Resolver`);
 }

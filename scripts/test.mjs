@@ -57,10 +57,9 @@ const NODE_TEST_FLAGS = [
   "--test-concurrency=1",
   // A hung test fails on its own instead of hanging the whole run.
   `--test-timeout=${TEST_TIMEOUT_MS}`,
-  // Exit a test file's process once its tests are done, even if a handle leaked.
-  // Deno and Bun do this by themselves; without it Node waits forever on a leaked
-  // listening socket.
-  "--test-force-exit",
+  // No --test-force-exit: it can end the process before the reporter has passed the
+  // last results on, so they go uncounted. A leaked handle hangs the file instead,
+  // until --test-timeout fails it, which is what a leak should do.
 ];
 
 const DENO_TEST_FLAGS = [

@@ -1,0 +1,70 @@
+/**
+ * UDP for the Bun driver, over `Bun.udpSocket`.
+ *
+ * @module
+ */
+import { formatSocketAddress, ipSocketAddress } from "../core/address.ts";
+import type { DatagramSink, RawUdpSocket, UdpBindRequest } from "../core/driver.ts";
+import { socketError } from "../core/errors.ts";
+import { bun } from "./bun_api.ts";
+import { bunError } from "./errors.ts";
+
+/**
+ * Binds a UDP socket with `Bun.udpSocket`.
+ *
+ * @param request Where to bind.
+ * @param sink Receives datagrams and late errors.
+ * @returns The bound socket.
+ */
+export async function bunUdpBind(request: UdpBindRequest, sink: DatagramSink): Promise<RawUdpSocket> {
+  const target = formatSocketAddress(request);
+  if (request.ipv6Only) throw socketError("not-supported", "udp.bind", target, "Bun.udpSocket cannot set IPV6_V6ONLY");
+  let closed = false;
+  const drains: (() => void)[] = [];
+  let socket;
+  try {
+    socket = await bun().udpSocket({
+      hostname: request.address,
+      port: request.port,
+      socket: {
+        data: (_socket, data, port, address) => {
+          if (!closed) sink.message({ data, address: ipSocketAddress(address, port).address, port });
+        },
+        drain: () => {
+          for (const wake of drains.splice(0)) wake();
+        },
+        error: (_socket, error) => {
+          if (!closed) sink.error(bunError(error, "udp.receive", target));
+        },
+      },
+    });
+  } catch (error) {
+    throw bunError(error, "udp.bind", target);
+  }
+  const bound = socket;
+  const localAddress = ipSocketAddress(bound.address.address, bound.address.port);
+  const label = formatSocketAddress(localAddress);
+  return {
+    localAddress,
+    async send(data, address, port) {
+      for (let tries = 0; ; tries++) {
+        if (closed) throw socketError("invalid-state", "udp.send", label, "socket is closed");
+        let sent: boolean;
+        try {
+          sent = bound.send(data, port, address);
+        } catch (error) {
+          throw bunError(error, "udp.send", formatSocketAddress({ address, port }));
+        }
+        if (sent) return;
+        if (tries >= 16) throw socketError("out-of-memory", "udp.send", formatSocketAddress({ address, port }), "send buffer stays full");
+        await new Promise<void>((wake) => drains.push(wake));
+      }
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      bound.close();
+      for (const wake of drains.splice(0)) wake();
+    },
+  };
+}

@@ -1,0 +1,82 @@
+/**
+ * The wire resolver's cache: answers per (name, type), kept for their TTL (negative
+ * answers for the SOA minimum, RFC 2308), at most `capacity` entries, least recently
+ * used out first; and the queries in flight, so that two callers share one query.
+ *
+ * @module
+ */
+import type { IpAddress } from "../../core/address.ts";
+
+/** What one (name, type) query came to. */
+export type Outcome =
+  | { kind: "addresses"; addresses: IpAddress[] }
+  | { kind: "nxdomain" }
+  | { kind: "nodata" }
+  /** The answer ended in a CNAME whose target the server did not answer for: ask for the target. */
+  | { kind: "alias"; target: string };
+
+interface Entry {
+  outcome: Outcome;
+  expires: number;
+}
+
+/** See the module doc. */
+export class AnswerCache {
+  readonly #entries = new Map<string, Entry>();
+  readonly #inFlight = new Map<string, Promise<Outcome>>();
+  readonly #capacity: number;
+  readonly #now: () => number;
+
+  /**
+   * @param capacity The most entries kept; 0 turns caching off.
+   * @param now The clock, in ms (tests may pass their own).
+   */
+  constructor(capacity: number, now: () => number = Date.now) {
+    this.#capacity = capacity;
+    this.#now = now;
+  }
+
+  /** The cached outcome, if still fresh. */
+  get(key: string): Outcome | undefined {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.expires <= this.#now()) {
+      this.#entries.delete(key);
+      return undefined;
+    }
+    // Refresh its place in the LRU order.
+    this.#entries.delete(key);
+    this.#entries.set(key, entry);
+    return entry.outcome;
+  }
+
+  /** Keeps `outcome` for `ttlSeconds` (nothing is kept for 0). */
+  set(key: string, outcome: Outcome, ttlSeconds: number): void {
+    if (this.#capacity === 0 || !(ttlSeconds > 0)) return;
+    this.#entries.delete(key);
+    this.#entries.set(key, { outcome, expires: this.#now() + ttlSeconds * 1000 });
+    while (this.#entries.size > this.#capacity) {
+      const oldest = this.#entries.keys().next().value as string;
+      this.#entries.delete(oldest);
+    }
+  }
+
+  /** Runs `query` unless the same key is already being asked; then shares that. */
+  share(key: string, query: () => Promise<Outcome>): Promise<Outcome> {
+    const running = this.#inFlight.get(key);
+    if (running !== undefined) return running;
+    const started = query().finally(() => this.#inFlight.delete(key));
+    this.#inFlight.set(key, started);
+    return started;
+  }
+
+  /** How many entries are cached. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Forgets every cached answer. */
+  clear(): void {
+    this.#entries.clear();
+  }
+}

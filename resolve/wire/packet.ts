@@ -1,0 +1,295 @@
+/**
+ * The packet layer of the wire resolver: encode a query, decode a response strictly,
+ * match a response to its query, and the 2-byte length framing of DNS over TCP.
+ *
+ * Decoding runs a structural pre-pass (`./validate.ts`) before `dns-packet`, and every
+ * malformation, whichever layer finds it, becomes one `permanent-resolver-failure`.
+ *
+ * @module
+ */
+import { Buffer } from "node:buffer";
+import dnsPacket from "dns-packet";
+import { parseIp } from "../../core/address.ts";
+import { socketError } from "../../core/errors.ts";
+import { MalformedMessage, scanMessage } from "./validate.ts";
+
+/**
+ * The record types the wire resolver asks for.
+ *
+ * @example
+ * ```ts
+ * import type { QueryType } from "./packet.ts";
+ * const types: QueryType[] = ["AAAA", "A"];
+ * console.log(types);
+ * ```
+ */
+export type QueryType = "A" | "AAAA";
+
+/** The EDNS0 UDP payload size to advertise: the DNS Flag Day 2020 value. */
+const EDNS_UDP_PAYLOAD = 1232;
+const MAX_NAME_LENGTH = 253;
+const MAX_LABEL_LENGTH = 63;
+const MAX_TCP_MESSAGE = 0xffff;
+
+/**
+ * Encodes a recursive query (RD set) for one name and type, class IN. With `edns`, an
+ * OPT record advertises a UDP payload size of 1232 octets. The name is checked first:
+ * printable ASCII, no empty label, labels of at most 63 octets, at most 253 in all
+ * (a trailing dot is allowed and dropped).
+ *
+ * @param id The query id, 0 to 65535.
+ * @param name The name, already normalized (lower-case ASCII).
+ * @param type `"A"` or `"AAAA"`.
+ * @param edns Whether to add the EDNS0 OPT record.
+ * @returns The message, ready for UDP (or {@linkcode frameForTcp}).
+ * @throws {SocketError} `invalid-argument` for a bad id, type or name.
+ *
+ * @example
+ * ```ts
+ * import { encodeQuery } from "./packet.ts";
+ * const query = encodeQuery(0x1234, "example.com", "AAAA", true);
+ * console.log(query.length); // 40
+ * ```
+ */
+export function encodeQuery(id: number, name: string, type: QueryType, edns: boolean): Uint8Array {
+  const invalid = (detail: string) => socketError("invalid-argument", "resolve", String(name), detail);
+  if (!Number.isInteger(id) || id < 0 || id > 0xffff) throw invalid(`query id ${id} is not an integer from 0 to 65535`);
+  if (type !== "A" && type !== "AAAA") throw invalid(`query type ${String(type)} is not A or AAAA`);
+  if (typeof name !== "string") throw invalid("name is not a string");
+  const bare = name.endsWith(".") ? name.slice(0, -1) : name;
+  if (bare.length === 0) throw invalid("name is empty");
+  if (!/^[\x21-\x7e]*$/.test(bare)) throw invalid("name is not printable ASCII");
+  if (bare.length > MAX_NAME_LENGTH) throw invalid(`name is longer than ${MAX_NAME_LENGTH} octets`);
+  for (const label of bare.split(".")) {
+    if (label.length === 0) throw invalid("name has an empty label");
+    if (label.length > MAX_LABEL_LENGTH) throw invalid(`a label is longer than ${MAX_LABEL_LENGTH} octets`);
+  }
+  const packet: dnsPacket.Packet = {
+    type: "query",
+    id,
+    flags: dnsPacket.RECURSION_DESIRED,
+    questions: [{ type, name: bare, class: "IN" }],
+  };
+  if (edns) {
+    packet.additionals = [{
+      type: "OPT",
+      name: ".",
+      udpPayloadSize: EDNS_UDP_PAYLOAD,
+      extendedRcode: 0,
+      ednsVersion: 0,
+      flags: 0,
+      flag_do: false,
+      options: [],
+    }];
+  }
+  return new Uint8Array(dnsPacket.encode(packet));
+}
+
+/**
+ * What the wire resolver needs from a response, checked and normalized.
+ *
+ * @example
+ * ```ts
+ * import type { DecodedResponse } from "./packet.ts";
+ * function addresses(response: DecodedResponse): string[] {
+ *   return response.records.filter((r) => r.type !== "CNAME").map((r) => r.data);
+ * }
+ * console.log(typeof addresses);
+ * ```
+ */
+export interface DecodedResponse {
+  /** The message id. */
+  id: number;
+  /** The QR bit: true for a response, false for a query. */
+  isResponse: boolean;
+  /** The opcode as `dns-packet` names it: `"QUERY"` for the standard query. */
+  opcode: string;
+  /** `"NOERROR"`, `"NXDOMAIN"`, `"SERVFAIL"`, `"REFUSED"`, `"FORMERR"`, `"NOTIMP"`, or another `dns-packet` name. */
+  rcode: string;
+  /** The TC bit: the answer did not fit and should be asked again over TCP. */
+  truncated: boolean;
+  /** The first question: name lower-cased without the trailing dot; undefined if none. */
+  question: { name: string; type: string; class: string } | undefined;
+  /** The answer section's class IN A, AAAA and CNAME records, names lower-cased, addresses canonical. */
+  records: { name: string; type: "A" | "AAAA" | "CNAME"; ttl: number; data: string }[];
+  /** From the first SOA in the authority section: min(its TTL, its MINIMUM) (RFC 2308 §5); undefined if none. */
+  negativeTtl: number | undefined;
+}
+
+/**
+ * Decodes a response, strictly. A structural pre-pass checks the header counts, every
+ * name (labels, length, compression pointers strictly backwards) and every record's
+ * bounds and RDLENGTH before `dns-packet` decodes it. A well-formed response with the
+ * TC bit set decodes like any other.
+ *
+ * @param bytes The message, without a TCP length prefix.
+ * @param nameForMessages The name that was looked up, for the error message.
+ * @returns The response.
+ * @throws {SocketError} `permanent-resolver-failure` for every malformation, and nothing else.
+ *
+ * @example
+ * ```ts
+ * import { decodeResponse } from "./packet.ts";
+ * try {
+ *   decodeResponse(new Uint8Array(5), "example.com");
+ * } catch (error) {
+ *   console.log((error as Error).message); // resolve example.com: malformed DNS response: ...
+ * }
+ * ```
+ */
+export function decodeResponse(bytes: Uint8Array, nameForMessages: string): DecodedResponse {
+  try {
+    return decodeChecked(bytes);
+  } catch (error) {
+    const detail = error instanceof Error ? error.message : String(error);
+    throw socketError("permanent-resolver-failure", "resolve", String(nameForMessages), `malformed DNS response: ${detail}`, error);
+  }
+}
+
+function decodeChecked(bytes: Uint8Array): DecodedResponse {
+  const end = scanMessage(bytes);
+  const packet = dnsPacket.decode(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  // dns-packet advances by what it parsed for some types; after the pre-pass it must agree.
+  if (dnsPacket.decode.bytes !== end) throw new MalformedMessage(`records end at ${dnsPacket.decode.bytes}, not ${end}`);
+  const header = packet as dnsPacket.DecodedPacket & { rcode?: unknown; opcode?: unknown };
+  const first = packet.questions?.[0];
+  const records: DecodedResponse["records"] = [];
+  for (const record of packet.answers ?? []) {
+    if (record.type !== "A" && record.type !== "AAAA" && record.type !== "CNAME") continue;
+    if (record.class !== "IN") continue;
+    const ttl = clampTtl(record.ttl);
+    if (record.type === "CNAME") {
+      records.push({ name: lowerName(record.name), type: "CNAME", ttl, data: lowerName(record.data) });
+      continue;
+    }
+    const ip = parseIp(record.data);
+    if (ip === undefined || ip.family !== (record.type === "A" ? "ipv4" : "ipv6")) {
+      throw new MalformedMessage(`${record.type} record holds no ${record.type === "A" ? "IPv4" : "IPv6"} address`);
+    }
+    records.push({ name: lowerName(record.name), type: record.type, ttl, data: ip.address });
+  }
+  let negativeTtl: number | undefined;
+  for (const record of packet.authorities ?? []) {
+    if (record.type !== "SOA" || record.class !== "IN") continue;
+    negativeTtl = Math.min(clampTtl(record.ttl), clampTtl(record.data.minimum));
+    break;
+  }
+  return {
+    id: packet.id ?? 0,
+    isResponse: header.flag_qr,
+    opcode: typeof header.opcode === "string" ? header.opcode : "",
+    rcode: typeof header.rcode === "string" ? header.rcode : `RCODE_${bytes[3] & 0x0f}`,
+    truncated: header.flag_tc,
+    question: first && { name: lowerName(first.name), type: first.type, class: first.class ?? "IN" },
+    records,
+    negativeTtl,
+  };
+}
+
+/** A TTL with the top bit set counts as 0 (RFC 2181 §8). */
+function clampTtl(ttl: number | undefined): number {
+  return ttl === undefined || ttl > 0x7fffffff ? 0 : ttl;
+}
+
+/** ASCII-only lower case (DNS compares names case-insensitively in ASCII only), no trailing dot. */
+function lowerName(name: string): string {
+  const lower = name.replace(/[A-Z]+/g, (letters) => letters.toLowerCase());
+  return lower.endsWith(".") ? lower.slice(0, -1) : lower;
+}
+
+/**
+ * True when `response` answers exactly this query: same id, a response (QR set) with
+ * opcode QUERY, and the same question: the name compared case-insensitively (ASCII)
+ * ignoring a trailing dot, the same type, class IN.
+ *
+ * @param response A decoded response.
+ * @param id The id the query was sent with.
+ * @param name The name asked for.
+ * @param type The type asked for.
+ * @returns Whether to accept the response.
+ *
+ * @example
+ * ```ts
+ * import { answersQuery, decodeResponse } from "./packet.ts";
+ * declare const datagram: Uint8Array;
+ * const response = decodeResponse(datagram, "example.com");
+ * if (!answersQuery(response, 0x1234, "example.com", "A")) console.log("not ours: keep waiting");
+ * ```
+ */
+export function answersQuery(response: DecodedResponse, id: number, name: string, type: QueryType): boolean {
+  const question = response.question;
+  return response.id === id && response.isResponse && response.opcode === "QUERY" && question !== undefined &&
+    question.name === lowerName(name) && question.type === type && question.class === "IN";
+}
+
+/**
+ * Prefixes a message with its 2-byte length for DNS over TCP (RFC 1035 §4.2.2).
+ *
+ * @param message The DNS message, at most 65535 octets.
+ * @returns A new array: length, then the message.
+ * @throws {SocketError} `invalid-argument` for a message too long to frame.
+ *
+ * @example
+ * ```ts
+ * import { encodeQuery, frameForTcp } from "./packet.ts";
+ * const framed = frameForTcp(encodeQuery(1, "example.com", "A", false));
+ * console.log(framed[0] * 256 + framed[1] === framed.length - 2); // true
+ * ```
+ */
+export function frameForTcp(message: Uint8Array): Uint8Array {
+  if (message.length > MAX_TCP_MESSAGE) {
+    throw socketError("invalid-argument", "resolve", "", `a DNS message of ${message.length} octets is too long for TCP`);
+  }
+  const framed = new Uint8Array(2 + message.length);
+  framed[0] = message.length >> 8;
+  framed[1] = message.length & 0xff;
+  framed.set(message, 2);
+  return framed;
+}
+
+/**
+ * Cuts a DNS-over-TCP byte stream into messages: feed it chunks as they arrive, get
+ * back the messages each chunk completed (without their length prefixes).
+ *
+ * @example
+ * ```ts
+ * import { TcpFrameReader } from "./packet.ts";
+ * const reader = new TcpFrameReader();
+ * console.log(reader.push(Uint8Array.of(0, 3, 1)).length); // 0: incomplete
+ * console.log(reader.push(Uint8Array.of(2, 3, 0)));        // [Uint8Array [1, 2, 3]]
+ * console.log(reader.buffered);                            // 1
+ * ```
+ */
+export class TcpFrameReader {
+  #pending: Uint8Array = new Uint8Array(0);
+
+  /** How many received octets are not yet part of a complete message. */
+  get buffered(): number {
+    return this.#pending.length;
+  }
+
+  /**
+   * Adds a chunk of the stream.
+   *
+   * @param chunk The bytes as received.
+   * @returns The messages completed by this chunk, in order; each is a copy.
+   */
+  push(chunk: Uint8Array): Uint8Array[] {
+    let data = chunk;
+    if (this.#pending.length > 0) {
+      data = new Uint8Array(this.#pending.length + chunk.length);
+      data.set(this.#pending);
+      data.set(chunk, this.#pending.length);
+    }
+    const messages: Uint8Array[] = [];
+    let offset = 0;
+    while (data.length - offset >= 2) {
+      const length = (data[offset] << 8) | data[offset + 1];
+      if (data.length - offset - 2 < length) break;
+      messages.push(data.slice(offset + 2, offset + 2 + length));
+      offset += 2 + length;
+    }
+    this.#pending = data.slice(offset);
+    return messages;
+  }
+}

@@ -1,0 +1,282 @@
+/**
+ * `WireResolver`: a resolver that speaks DNS itself (packets by `dns-packet`), with the
+ * configuration of `/etc/resolv.conf` and `/etc/hosts` or the same given as options.
+ *
+ * @module
+ */
+import type { IpAddress } from "../../core/address.ts";
+import type { Driver, LookupFamily } from "../../core/driver.ts";
+import { SocketError, socketError } from "../../core/errors.ts";
+import { runtimeDriver } from "../../core/runtime_driver.ts";
+import type { Resolver } from "../resolve.ts";
+import { AnswerCache } from "./cache.ts";
+import type { Outcome } from "./cache.ts";
+import { parseNameServer, parseResolvConf, readTextFile } from "./config.ts";
+import type { NameServer, ResolvConf } from "./config.ts";
+import { hostsFromObject, lookupHosts, parseHostsFile } from "./hosts.ts";
+import type { HostsTable } from "./hosts.ts";
+import { encodeQuery } from "./packet.ts";
+import type { DecodedResponse, QueryType } from "./packet.ts";
+import { exchangeTcp, exchangeUdp, randomId } from "./transport.ts";
+import { checkWireOptions } from "./options.ts";
+import type { WireResolverOptions } from "./options.ts";
+
+const MAX_CNAME_HOPS = 8;
+const MAX_BACKOFF_MS = 30_000;
+
+interface Settings {
+  conf: ResolvConf;
+  hosts: HostsTable;
+}
+
+/** Counters of what a `WireResolver` did, for tests and monitoring. */
+export interface WireResolverStats {
+  /** Queries sent over UDP. */
+  udpQueries: number;
+  /** Queries sent over TCP (after truncation). */
+  tcpQueries: number;
+  /** Datagrams or frames dropped: wrong source, ID or question. */
+  dropped: number;
+  /** Answers taken from the cache. */
+  cacheHits: number;
+}
+
+/**
+ * A resolver that speaks DNS itself: A and AAAA in parallel over UDP with EDNS0,
+ * retries, TCP when truncated, CNAME chains within the answer, a TTL cache, and
+ * replies accepted only from the server asked with the query's random ID and question.
+ *
+ * @example Ask a local DNS server
+ * ```ts ignore
+ * import { resolveAddresses, WireResolver } from "../mod.ts";
+ * const resolver = new WireResolver({ nameservers: ["127.0.0.1:5353"], hosts: {} });
+ * console.log(await resolveAddresses("db.test", { resolver }));
+ * ```
+ */
+export class WireResolver implements Resolver {
+  /** What it did so far. */
+  readonly stats: WireResolverStats = { udpQueries: 0, tcpQueries: 0, dropped: 0, cacheHits: 0 };
+  readonly #options: WireResolverOptions;
+  readonly #driver: Driver;
+  readonly #cache: AnswerCache;
+  #settings: Promise<Settings> | undefined;
+  #nextServer = 0;
+
+  /**
+   * Makes a resolver. Options not given come from `/etc/resolv.conf` and `/etc/hosts`,
+   * read on first use.
+   *
+   * @param options `nameservers`, `hosts`, `search`, `ndots`, `timeout`, `attempts`, `rotate`, `cacheSize`.
+   * @param driver Internal: the sockets to use (the runtime's by default).
+   */
+  constructor(options: WireResolverOptions = {}, driver: Driver = runtimeDriver) {
+    this.#options = checkWireOptions(options);
+    this.#driver = driver;
+    this.#cache = new AnswerCache(this.#options.cacheSize ?? 1000);
+  }
+
+  /** Forgets every cached answer. */
+  clearCache(): void {
+    this.#cache.clear();
+  }
+
+  /**
+   * Looks up `name` (checked, lower-case ASCII): the hosts table, then DNS through the
+   * search list.
+   *
+   * @param name The name.
+   * @param family Which families.
+   * @param signal Aborts waiting (a query shared with other callers runs on).
+   * @returns The addresses; empty when the name has none.
+   */
+  async resolve(name: string, family: LookupFamily, signal?: AbortSignal): Promise<IpAddress[]> {
+    const { conf, hosts } = await this.#load();
+    const fromHosts = lookupHosts(hosts, name, family);
+    if (fromHosts.length > 0) return fromHosts;
+    let failure: SocketError | undefined;
+    for (const candidate of candidates(name, conf)) {
+      const types: QueryType[] = family === "ipv4" ? ["A"] : family === "ipv6" ? ["AAAA"] : ["AAAA", "A"];
+      const outcomes = await Promise.allSettled(types.map((type) => this.#lookup(candidate, type, conf, signal)));
+      if (signal?.aborted) throw signal.reason;
+      const addresses: IpAddress[] = [];
+      let nxdomain = false;
+      for (const outcome of outcomes) {
+        if (outcome.status === "rejected") {
+          if (!(outcome.reason instanceof SocketError)) throw outcome.reason;
+          failure ??= outcome.reason;
+        } else if (outcome.value.kind === "addresses") addresses.push(...outcome.value.addresses);
+        else if (outcome.value.kind === "nxdomain") nxdomain = true;
+      }
+      if (addresses.length > 0) return addresses;
+      if (!nxdomain && failure !== undefined) throw failure;
+    }
+    if (failure !== undefined) throw failure;
+    return [];
+  }
+
+  #load(): Promise<Settings> {
+    this.#settings ??= loadSettings(this.#options);
+    return this.#settings;
+  }
+
+  /** The outcome for (name, type), following CNAMEs the server left dangling, at most MAX_CNAME_HOPS in all. */
+  async #lookup(name: string, type: QueryType, conf: ResolvConf, signal: AbortSignal | undefined): Promise<Outcome> {
+    let owner = name;
+    for (let hop = 0; hop <= MAX_CNAME_HOPS; hop++) {
+      const outcome = await this.#lookupOne(owner, type, conf, signal);
+      if (outcome.kind !== "alias") return outcome;
+      owner = outcome.target;
+    }
+    throw socketError("permanent-resolver-failure", "resolve", name, `CNAME chain longer than ${MAX_CNAME_HOPS}`);
+  }
+
+  #lookupOne(name: string, type: QueryType, conf: ResolvConf, signal: AbortSignal | undefined): Promise<Outcome> {
+    const key = `${type} ${name}`;
+    const cached = this.#cache.get(key);
+    if (cached !== undefined) {
+      this.stats.cacheHits++;
+      return Promise.resolve(cached);
+    }
+    const shared = this.#cache.share(key, () => this.#query(name, type, conf));
+    return signal === undefined ? shared : raceAbort(shared, signal);
+  }
+
+  async #query(name: string, type: QueryType, conf: ResolvConf): Promise<Outcome> {
+    let failure: SocketError | undefined;
+    const servers = this.#serverOrder(conf);
+    for (let attempt = 0; attempt < conf.attempts; attempt++) {
+      const timeoutMs = Math.min(conf.timeoutMs * 2 ** attempt, MAX_BACKOFF_MS);
+      for (const server of servers) {
+        try {
+          const response = await this.#ask(server, name, type, conf, timeoutMs);
+          const outcome = interpret(response, name, type);
+          if (outcome.kind === "failure") {
+            failure = outcome.error;
+            continue;
+          }
+          this.#cache.set(`${type} ${name}`, outcome.outcome, outcome.ttl);
+          return outcome.outcome;
+        } catch (error) {
+          if (!(error instanceof SocketError)) throw error;
+          failure = error;
+          if (error.code === "permanent-resolver-failure") continue;
+        }
+      }
+    }
+    throw failure ?? socketError("temporary-resolver-failure", "resolve", name, "no name server to ask");
+  }
+
+  async #ask(server: NameServer, name: string, type: QueryType, conf: ResolvConf, timeoutMs: number): Promise<DecodedResponse> {
+    const id = randomId();
+    const exchange = {
+      driver: this.#driver,
+      server,
+      id,
+      name,
+      type,
+      message: encodeQuery(id, name, type, conf.edns0),
+      timeoutMs,
+      signal: undefined,
+      onDropped: () => void this.stats.dropped++,
+    };
+    this.stats.udpQueries++;
+    const response = await exchangeUdp(exchange);
+    if (!response.truncated) return response;
+    this.stats.tcpQueries++;
+    const tcpId = randomId();
+    return exchangeTcp({ ...exchange, id: tcpId, message: encodeQuery(tcpId, name, type, conf.edns0) });
+  }
+
+  #serverOrder(conf: ResolvConf): NameServer[] {
+    const servers = conf.nameservers;
+    if (!conf.rotate || servers.length < 2) return servers;
+    const start = this.#nextServer++ % servers.length;
+    return [...servers.slice(start), ...servers.slice(0, start)];
+  }
+}
+
+/** Names to try, in order, per the search list and `ndots` (resolv.conf(5)). */
+function candidates(name: string, conf: ResolvConf): string[] {
+  const searched = conf.search.map((domain) => `${name}.${domain}`).filter((n) => n.length <= 253);
+  const dots = name.split(".").length - 1;
+  return dots >= conf.ndots ? [name, ...searched] : [...searched, name];
+}
+
+type Interpretation =
+  | { kind: "outcome"; outcome: Outcome; ttl: number }
+  | { kind: "failure"; error: SocketError };
+
+/** What a reply means for (name, type): addresses through the CNAME chain, NXDOMAIN, NODATA or a failure. */
+function interpret(response: DecodedResponse, name: string, type: QueryType): Interpretation {
+  switch (response.rcode) {
+    case "NOERROR":
+      break;
+    case "NXDOMAIN":
+      return { kind: "outcome", outcome: { kind: "nxdomain" }, ttl: response.negativeTtl ?? 0 };
+    case "SERVFAIL":
+      return { kind: "failure", error: socketError("temporary-resolver-failure", "resolve", name, "the server answered SERVFAIL") };
+    default:
+      return {
+        kind: "failure",
+        error: socketError("permanent-resolver-failure", "resolve", name, `the server answered ${response.rcode}`),
+      };
+  }
+  let owner = name;
+  let ttl = Number.POSITIVE_INFINITY;
+  for (let hop = 0; hop <= MAX_CNAME_HOPS; hop++) {
+    const addresses = response.records.filter((r) => r.name === owner && r.type === type);
+    if (addresses.length > 0) {
+      for (const record of addresses) ttl = Math.min(ttl, record.ttl);
+      return { kind: "outcome", outcome: { kind: "addresses", addresses: addresses.map((r) => r.data) }, ttl };
+    }
+    const alias = response.records.find((r) => r.name === owner && r.type === "CNAME");
+    if (alias === undefined) break;
+    ttl = Math.min(ttl, alias.ttl);
+    owner = alias.data;
+  }
+  if (owner !== name && response.negativeTtl === undefined) {
+    // A chain that stops at a name the answer says nothing more of: ask for that name.
+    return { kind: "outcome", outcome: { kind: "alias", target: owner }, ttl };
+  }
+  return { kind: "outcome", outcome: { kind: "nodata" }, ttl: response.negativeTtl ?? 0 };
+}
+
+async function loadSettings(options: WireResolverOptions): Promise<Settings> {
+  const needsConf = options.nameservers === undefined || options.search === undefined || options.ndots === undefined ||
+    options.timeout === undefined || options.attempts === undefined || options.rotate === undefined;
+  const base = parseResolvConf(needsConf ? (await readTextFile("/etc/resolv.conf")) ?? "" : "");
+  const conf: ResolvConf = {
+    nameservers: options.nameservers?.map(parseNameServer) ?? base.nameservers,
+    search: options.search ?? base.search,
+    ndots: options.ndots ?? base.ndots,
+    timeoutMs: options.timeout ?? base.timeoutMs,
+    attempts: options.attempts ?? base.attempts,
+    rotate: options.rotate ?? base.rotate,
+    edns0: true,
+  };
+  const hosts = options.hosts;
+  if (hosts === undefined || typeof hosts === "string") {
+    const path = hosts ?? "/etc/hosts";
+    const text = await readTextFile(path);
+    if (text === undefined && hosts !== undefined) {
+      throw socketError("invalid-argument", "WireResolver", path, "cannot read the hosts file");
+    }
+    return { conf, hosts: parseHostsFile(text ?? "") };
+  }
+  return { conf, hosts: hostsFromObject(hosts) };
+}
+
+function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then((value) => {
+      signal.removeEventListener("abort", onAbort);
+      resolve(value);
+    }, (error: unknown) => {
+      signal.removeEventListener("abort", onAbort);
+      reject(error);
+    });
+  });
+}
