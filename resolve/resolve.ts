@@ -34,6 +34,15 @@ export interface Resolver {
    * @returns The addresses; an empty list means the name has none.
    */
   resolve(name: string, family: LookupFamily, signal?: AbortSignal): Promise<IpAddress[]>;
+  /**
+   * Optional: the answer at once when it is cached and fresh (in connection order),
+   * or undefined. `resolveAddresses` asks this first.
+   *
+   * @param name The name (checked, lower-case ASCII).
+   * @param family Which families.
+   * @returns The addresses, or undefined.
+   */
+  resolveCached?(name: string, family: LookupFamily): IpAddress[] | undefined;
 }
 
 /**
@@ -70,15 +79,49 @@ export interface NamedResolvers {
  *
  * @returns The addresses, never empty.
  */
-export async function resolveName(
+export function resolveName(
   resolvers: NamedResolvers,
   name: string,
   options: ResolveOptions = {},
 ): Promise<IpAddress[]> {
+  let checked: Checked;
+  try {
+    checked = checkOptions(resolvers, options);
+    // Fast path: a name that was looked up before, answered from the resolver's cache.
+    const ascii = typeof name === "string" ? LOOKED_UP.get(name) : undefined;
+    const hit = ascii === undefined ? undefined : checked.resolver.resolveCached?.(ascii, checked.family);
+    if (hit !== undefined && hit.length > 0) return Promise.resolve(hit);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return resolveSlowly(name, checked);
+}
+
+interface Checked {
+  family: LookupFamily;
+  signal: AbortSignal | undefined;
+  timeout: number | undefined;
+  resolver: Resolver;
+}
+
+function checkOptions(resolvers: NamedResolvers, options: ResolveOptions): Checked {
+  if (typeof options !== "object" || options === null) {
+    throw socketError("invalid-argument", "resolve", "", "options must be an object");
+  }
+  return {
+    family: checkFamily(options.family),
+    signal: checkSignal(options.signal, "resolve"),
+    timeout: checkTimeout(options.timeout, "resolve"),
+    resolver: pickResolver(resolvers, options.resolver),
+  };
+}
+
+/** Names as given → their checked ASCII form, for names that went to a resolver. Bounded. */
+const LOOKED_UP = new Map<string, string>();
+const LOOKED_UP_MAX = 4096;
+
+async function resolveSlowly(name: string, { family, signal, timeout, resolver }: Checked): Promise<IpAddress[]> {
   const operation = "resolve";
-  const family = checkFamily(options.family);
-  const signal = checkSignal(options.signal, operation);
-  const timeout = checkTimeout(options.timeout, operation);
   if (typeof name === "string") {
     const literal = parseIp(name);
     if (literal !== undefined) return orderAddresses([literal.address], "any");
@@ -86,7 +129,8 @@ export async function resolveName(
   const ascii = normalizeName(name, operation);
   const fixed = isLocalhostName(ascii) ? LOOPBACK : undefined;
   if (fixed !== undefined) return nonEmpty(orderAddresses(fixed, family), ascii, family);
-  const resolver = pickResolver(resolvers, options.resolver);
+  if (LOOKED_UP.size >= LOOKED_UP_MAX) LOOKED_UP.clear();
+  LOOKED_UP.set(name, ascii);
   // The contract counts a resolver that does not answer in time as a temporary failure.
   const limit = deadline(signal, timeout, operation, ascii, "temporary-resolver-failure");
   if (limit.signal?.aborted) throw limit.translate(undefined);

@@ -8,6 +8,9 @@ import { rejectsWith } from "./helpers.ts";
 import { answer, startFaultDns } from "./peers/fault_dns.ts";
 import type { FaultAction, FaultDns } from "./peers/fault_dns.ts";
 import { frameForTcp } from "../resolve/wire/packet.ts";
+import { Network } from "../core/network.ts";
+import { ALLOW_ALL } from "../core/policy.ts";
+
 
 type Query = dnsPacket.DecodedPacket;
 
@@ -147,6 +150,20 @@ describe("WireResolver against a misbehaving server (every loadable driver)", ()
       assert.equal(server.udpQueries, 1);
       await new Promise((resolve) => setTimeout(resolve, 1100));
       assert.deepEqual(await resolver.resolve("gone.test", "ipv4"), []);
+      assert.equal(server.udpQueries, 2);
+    });
+  });
+
+  it("positive answers are cached for their lowest TTL (also through resolveAddresses), then asked again", async () => {
+    const short = (query: Query): dnsPacket.Answer => ({ ...aRecord(query), ttl: 1 });
+    await withServer((query) => ({ kind: "reply", packet: answer(query, [short(query), { ...aRecord(query, "203.0.113.30"), ttl: 60 }]) }), async (server, make) => {
+      const resolver = make();
+      const net = new Network(loadableDrivers()[0], ALLOW_ALL);
+      assert.deepEqual(await net.resolveAddresses("ttl.test", { resolver, family: "ipv4" }), ["203.0.113.20", "203.0.113.30"]);
+      assert.deepEqual(await net.resolveAddresses("ttl.test", { resolver, family: "ipv4" }), ["203.0.113.20", "203.0.113.30"]);
+      assert.equal(server.udpQueries, 1);
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      assert.deepEqual(await net.resolveAddresses("ttl.test", { resolver, family: "ipv4" }), ["203.0.113.20", "203.0.113.30"]);
       assert.equal(server.udpQueries, 2);
     });
   });

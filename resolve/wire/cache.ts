@@ -50,6 +50,12 @@ export class AnswerCache {
     return entry.outcome;
   }
 
+  /** When the entry for `key` expires (ms since the epoch), if it is cached and fresh. */
+  expiresAt(key: string): number | undefined {
+    const entry = this.#entries.get(key);
+    return entry !== undefined && entry.expires > this.#now() ? entry.expires : undefined;
+  }
+
   /** Keeps `outcome` for `ttlSeconds` (nothing is kept for 0). */
   set(key: string, outcome: Outcome, ttlSeconds: number): void {
     if (this.#capacity === 0 || !(ttlSeconds > 0)) return;

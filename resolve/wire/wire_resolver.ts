@@ -18,10 +18,12 @@ import type { HostsTable } from "./hosts.ts";
 import { encodeQuery } from "./packet.ts";
 import type { DecodedResponse, QueryType } from "./packet.ts";
 import { exchangeTcp, exchangeUdp, randomId } from "./transport.ts";
+import { orderAddresses } from "../order.ts";
 import { checkWireOptions } from "./options.ts";
 import type { WireResolverOptions } from "./options.ts";
 
 const MAX_CNAME_HOPS = 8;
+const DEFAULT_CACHE_SIZE = 1000;
 const MAX_BACKOFF_MS = 30_000;
 
 interface Settings {
@@ -61,6 +63,8 @@ export class WireResolver implements Resolver {
   readonly #cache: AnswerCache;
   #settings: Promise<Settings> | undefined;
   #nextServer = 0;
+  /** Final answers in connection order, by family and name, until their first record expires. */
+  readonly #answers = new Map<string, { addresses: IpAddress[]; expires: number }>();
 
   /**
    * Makes a resolver. Options not given come from `/etc/resolv.conf` and `/etc/hosts`,
@@ -72,12 +76,29 @@ export class WireResolver implements Resolver {
   constructor(options: WireResolverOptions = {}, driver: Driver = runtimeDriver) {
     this.#options = checkWireOptions(options);
     this.#driver = driver;
-    this.#cache = new AnswerCache(this.#options.cacheSize ?? 1000);
+    this.#cache = new AnswerCache(this.#options.cacheSize ?? DEFAULT_CACHE_SIZE);
   }
 
   /** Forgets every cached answer. */
   clearCache(): void {
     this.#cache.clear();
+    this.#answers.clear();
+  }
+
+  /**
+   * The answer for `name` if it is cached and fresh, in connection order, without
+   * waiting: the fast path of `resolveAddresses`.
+   *
+   * @param name The name (checked, lower-case ASCII).
+   * @param family Which families.
+   * @returns The addresses, or undefined when a query would be needed.
+   */
+  resolveCached(name: string, family: LookupFamily): IpAddress[] | undefined {
+    const entry = this.#answers.get(`${family} ${name}`);
+    if (entry === undefined) return undefined;
+    if (entry.expires > Date.now()) return entry.addresses.slice();
+    this.#answers.delete(`${family} ${name}`);
+    return undefined;
   }
 
   /**
@@ -92,11 +113,15 @@ export class WireResolver implements Resolver {
   async resolve(name: string, family: LookupFamily, signal?: AbortSignal): Promise<IpAddress[]> {
     const { conf, hosts } = await this.#load();
     const fromHosts = lookupHosts(hosts, name, family);
-    if (fromHosts.length > 0) return fromHosts;
+    if (fromHosts.length > 0) {
+      this.#remember(name, family, fromHosts, Number.POSITIVE_INFINITY);
+      return fromHosts;
+    }
     let failure: SocketError | undefined;
     for (const candidate of candidates(name, conf)) {
       const types: QueryType[] = family === "ipv4" ? ["A"] : family === "ipv6" ? ["AAAA"] : ["AAAA", "A"];
-      const outcomes = await Promise.allSettled(types.map((type) => this.#lookup(candidate, type, conf, signal)));
+      const used: string[] = [];
+      const outcomes = await Promise.allSettled(types.map((type) => this.#lookup(candidate, type, conf, signal, used)));
       if (signal?.aborted) throw signal.reason;
       const addresses: IpAddress[] = [];
       let nxdomain = false;
@@ -107,11 +132,30 @@ export class WireResolver implements Resolver {
         } else if (outcome.value.kind === "addresses") addresses.push(...outcome.value.addresses);
         else if (outcome.value.kind === "nxdomain") nxdomain = true;
       }
-      if (addresses.length > 0) return addresses;
+      if (addresses.length > 0) {
+        this.#remember(name, family, addresses, this.#expiry(used));
+        return addresses;
+      }
       if (!nxdomain && failure !== undefined) throw failure;
     }
     if (failure !== undefined) throw failure;
     return [];
+  }
+
+  /** The earliest expiry of the cache entries an answer was built from; 0 when one is not cached. */
+  #expiry(keys: string[]): number {
+    let expires = Number.POSITIVE_INFINITY;
+    for (const key of keys) expires = Math.min(expires, this.#cache.expiresAt(key) ?? 0);
+    return expires;
+  }
+
+  #remember(name: string, family: LookupFamily, addresses: IpAddress[], expires: number): void {
+    const capacity = this.#options.cacheSize ?? DEFAULT_CACHE_SIZE;
+    if (capacity === 0 || !(expires > Date.now())) return;
+    const key = `${family} ${name}`;
+    this.#answers.delete(key);
+    this.#answers.set(key, { addresses: orderAddresses(addresses, family), expires });
+    if (this.#answers.size > capacity) this.#answers.delete(this.#answers.keys().next().value as string);
   }
 
   #load(): Promise<Settings> {
@@ -120,9 +164,16 @@ export class WireResolver implements Resolver {
   }
 
   /** The outcome for (name, type), following CNAMEs the server left dangling, at most MAX_CNAME_HOPS in all. */
-  async #lookup(name: string, type: QueryType, conf: ResolvConf, signal: AbortSignal | undefined): Promise<Outcome> {
+  async #lookup(
+    name: string,
+    type: QueryType,
+    conf: ResolvConf,
+    signal: AbortSignal | undefined,
+    used: string[],
+  ): Promise<Outcome> {
     let owner = name;
     for (let hop = 0; hop <= MAX_CNAME_HOPS; hop++) {
+      used.push(`${type} ${owner}`);
       const outcome = await this.#lookupOne(owner, type, conf, signal);
       if (outcome.kind !== "alias") return outcome;
       owner = outcome.target;
