@@ -19,6 +19,9 @@
  * are connected until the client finished sending (FIN included) and the server has read
  * every byte up to end of stream. A warm-up round of each side comes first and is not
  * counted; then the sides alternate, swapping which goes first every round. MB = 10^6 bytes.
+ * The table also gives each round's CPU seconds per GB (user + system of the whole process,
+ * which holds both ends), a steadier figure than MB/s on a busy machine. The last line is
+ * `tcp_throughput RUNTIME VERSION: unisock N MB/s, native N MB/s, ratio R` (medians).
  *
  * - unisock: `Listener.accept()`, the server `read(buffer)`s into a reused 64 KiB buffer
  *   until null; the client `await conn.write(chunk)` then `closeWrite()`.
@@ -33,6 +36,7 @@
  */
 import net from "node:net";
 import process from "node:process";
+import { setTimeout as timerFor } from "node:timers";
 import { tcp } from "../mod.ts";
 import type { BunApi, BunSocket } from "../bun/bun_api.ts";
 import type { DenoApi, DenoTcpConn } from "../deno/deno_api.ts";
@@ -79,6 +83,11 @@ function positive(name: string, text: string | undefined, integer: boolean): num
   return value;
 }
 
+function parseSide(text: string | undefined): Side {
+  if (text !== "unisock" && text !== "native") usage(`--only takes unisock or native, got ${JSON.stringify(text)}`);
+  return text;
+}
+
 function parseOptions(args: string[]): Options {
   const env = process.env;
   const options: Options = {
@@ -96,11 +105,7 @@ function parseOptions(args: string[]): Options {
     else if (flag === "--rounds") options.rounds = positive("--rounds", value(), true);
     else if (flag === "--timeout") options.timeoutMs = positive("--timeout", value(), false) * 1000;
     else if (flag === "--json") options.json = true;
-    else if (flag === "--only") {
-      const side = value();
-      if (side !== "unisock" && side !== "native") usage(`--only takes unisock or native, got ${JSON.stringify(side)}`);
-      options.only = side;
-    }
+    else if (flag === "--only") options.only = parseSide(value());
     else if (flag === "--help" || flag === "-h") usage();
     else usage(`unknown argument ${JSON.stringify(arg)}`);
   }
@@ -108,7 +113,7 @@ function parseOptions(args: string[]): Options {
 }
 
 // ---------------------------------------------------------------------------
-// One round of each side. Each returns the elapsed milliseconds, and registers
+// One round of each side. Each returns its wall-clock and CPU time, and registers
 // what must be closed afterwards (or on timeout) with `defer`.
 // ---------------------------------------------------------------------------
 
@@ -470,10 +475,21 @@ async function main(): Promise<void> {
   }
 }
 
+/**
+ * Ends the run. Not with `process.exit()` straight away: Node 24 can hang for good inside it
+ * when a background compile job is waiting for a GC (nodejs/node#54918; seen here once).
+ * Everything is closed by now, so the event loop drains and the process ends by itself;
+ * the unref'd timer only forces the exit if some handle stayed open.
+ */
+function finish(code: number): void {
+  process.exitCode = code;
+  timerFor(() => process.exit(code), 3000).unref();
+}
+
 main().then(
-  () => process.exit(0),
+  () => finish(0),
   (error: unknown) => {
     console.error(`${BENCH} ${runtime} ${runtimeVersion}: FAILED:`, error);
-    process.exit(1);
+    finish(1);
   },
 );

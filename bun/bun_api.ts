@@ -40,10 +40,24 @@ export interface BunTcpListener {
   stop(closeActiveConnections?: boolean): void;
 }
 
+/** `Bun.listen({ unix })`'s result. */
+export interface BunUnixListener {
+  readonly unix: string;
+  stop(closeActiveConnections?: boolean): void;
+}
+
 /** `Bun.udpSocket`'s socket. */
 export interface BunUdpSocket {
   readonly address: { address: string; port: number; family: string };
   send(data: Uint8Array, port: number, address: string): boolean;
+  /** Flat list: data, port, address, data, port, address, ... */
+  sendMany(packets: readonly (Uint8Array | number | string)[]): number;
+  setBroadcast(on: boolean): boolean;
+  setTTL(ttl: number): number;
+  setMulticastTTL(ttl: number): number;
+  setMulticastLoopback(on: boolean): boolean;
+  addMembership(group: string, interfaceAddress?: string): boolean;
+  dropMembership(group: string, interfaceAddress?: string): boolean;
   close(): void;
 }
 
@@ -72,6 +86,8 @@ export interface BunApi {
     exclusive?: boolean;
     socket: BunSocketHandler<T>;
   }): BunTcpListener;
+  connect<T>(options: { unix: string; allowHalfOpen?: boolean; socket: BunSocketHandler<T> }): Promise<BunSocket<T>>;
+  listen<T>(options: { unix: string; allowHalfOpen?: boolean; socket: BunSocketHandler<T> }): BunUnixListener;
   dns: {
     lookup(name: string, options?: { family?: 0 | 4 | 6 }): Promise<{ address: string; family: 4 | 6 }[]>;
   };

@@ -10,6 +10,8 @@ import { SocketError, socketError } from "../core/errors.ts";
 export function bunError(error: unknown, operation: string, target: string): SocketError {
   if (error instanceof SocketError) return error;
   const errno = errnoOf(error)?.replace(/^DNS_/, "");
-  const message = error instanceof Error ? error.message : String(error);
+  const text = error instanceof Error ? error.message : String(error);
+  // Bun's socket messages ("Failed to connect") leave the errno out.
+  const message = errno !== undefined && !text.includes(errno) ? `${text} (${errno})` : text;
   return socketError(codeFromErrno(errno), operation, target, message, error);
 }

@@ -28,7 +28,10 @@ export async function bunUdpBind(request: UdpBindRequest, sink: DatagramSink): P
       port: request.port,
       socket: {
         data: (_socket, data, port, address) => {
-          if (!closed) sink.message({ data, address: ipSocketAddress(address, port).address, port });
+          if (closed) return;
+          // A plain Uint8Array view (no copy), the type every runtime gives.
+          const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+          sink.message({ data: bytes, address: ipSocketAddress(address, port).address, port });
         },
         drain: () => {
           for (const wake of drains.splice(0)) wake();
@@ -60,11 +63,35 @@ export async function bunUdpBind(request: UdpBindRequest, sink: DatagramSink): P
         await new Promise<void>((wake) => drains.push(wake));
       }
     },
+    async sendMany(datagrams) {
+      if (closed) throw socketError("invalid-state", "udp.sendMany", label, "socket is closed");
+      const packets: (Uint8Array | number | string)[] = [];
+      for (const { data, address, port } of datagrams) packets.push(data, port, address);
+      try {
+        return bound.sendMany(packets);
+      } catch (error) {
+        throw bunError(error, "udp.sendMany", label);
+      }
+    },
     close() {
       if (closed) return;
       closed = true;
       bound.close();
       for (const wake of drains.splice(0)) wake();
     },
+    setBroadcast: (on) => option("setBroadcast", () => bound.setBroadcast(on)),
+    setTtl: (ttl) => option("setTtl", () => bound.setTTL(ttl)),
+    setMulticastTtl: (ttl) => option("setMulticastTtl", () => bound.setMulticastTTL(ttl)),
+    setMulticastLoopback: (on) => option("setMulticastLoopback", () => bound.setMulticastLoopback(on)),
+    joinMulticast: async (group, iface) => option("joinMulticast", () => bound.addMembership(group, iface)),
+    leaveMulticast: async (group, iface) => option("leaveMulticast", () => bound.dropMembership(group, iface)),
   };
+  function option(name: string, apply: () => unknown): void {
+    if (closed) throw socketError("invalid-state", `udp.${name}`, label, "socket is closed");
+    try {
+      apply();
+    } catch (error) {
+      throw bunError(error, `udp.${name}`, label);
+    }
+  }
 }

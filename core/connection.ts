@@ -55,10 +55,10 @@ export class Connection<A extends IpSocketAddress | UnixSocketAddress = IpSocket
   #writable: WritableStream<Uint8Array> | undefined;
 
   /**
-   * Wraps a driver's connection. Internal: use `tcp.connect` or `listener.accept()`.
+   * Wraps a driver's connection. Internal: use `tcp.connect`, `unix.connect` or `listener.accept()`.
    *
    * @param raw The driver's connection.
-   * @param label The protocol and peer for messages, such as `tcp 127.0.0.1:80`.
+   * @param label The protocol and peer for messages, such as `tcp 127.0.0.1:80` or `unix /run/app.sock`.
    */
   constructor(raw: RawConnection<A>, label: string) {
     this.#raw = raw;
@@ -172,23 +172,25 @@ export class Connection<A extends IpSocketAddress | UnixSocketAddress = IpSocket
   }
 
   /**
-   * Turns Nagle's algorithm off (`true`) or on.
+   * Turns Nagle's algorithm off (`true`) or on. TCP only: `not-supported` on a Unix socket.
    *
    * @param on Whether to send small writes at once.
    */
   setNoDelay(on: boolean): void {
     this.#checkOpen("setNoDelay");
+    this.#checkTcp("setNoDelay");
     this.#raw.setNoDelay(on !== false);
   }
 
   /**
-   * Turns TCP keep-alive on or off.
+   * Turns TCP keep-alive on or off. TCP only: `not-supported` on a Unix socket.
    *
    * @param on Whether to probe an idle peer.
    * @param delayMs Idle time before the first probe, where the runtime can set it.
    */
   setKeepAlive(on: boolean, delayMs?: number): void {
     this.#checkOpen("setKeepAlive");
+    this.#checkTcp("setKeepAlive");
     if (delayMs !== undefined && (typeof delayMs !== "number" || !(delayMs >= 0))) {
       throw this.#error("invalid-argument", "setKeepAlive", "delayMs must be a number >= 0");
     }
@@ -229,6 +231,11 @@ export class Connection<A extends IpSocketAddress | UnixSocketAddress = IpSocket
 
   #checkOpen(operation: string): void {
     if (this.#closed) throw this.#error("invalid-state", operation, "connection is closed");
+  }
+
+  /** Nagle's algorithm and keep-alive are TCP's; a Unix socket has neither. */
+  #checkTcp(operation: string): void {
+    if ("path" in this.localAddress) throw this.#error("not-supported", operation, "Unix sockets have no such option");
   }
 
   #error(code: SocketError["code"], operation: string, detail: string): SocketError {

@@ -90,13 +90,42 @@ export interface DatagramSink {
   error(error: SocketError): void;
 }
 
-/** A bound UDP socket as a driver gives it. */
+/** One datagram to send. */
+export interface OutgoingDatagram {
+  data: Uint8Array;
+  address: IpAddress;
+  port: number;
+}
+
+/** A bound UDP socket as a driver gives it. Option setters throw `not-supported` where the runtime lacks them. */
 export interface RawUdpSocket {
   readonly localAddress: IpSocketAddress;
   /** Sends one datagram; resolves once the runtime no longer needs `data`. */
   send(data: Uint8Array, address: IpAddress, port: number): Promise<void>;
+  /** Sends several in one call where the runtime has a batch send (Bun); resolves with how many went. */
+  sendMany?(datagrams: readonly OutgoingDatagram[]): Promise<number>;
+  setBroadcast(on: boolean): void;
+  setTtl(ttl: number): void;
+  setMulticastTtl(ttl: number): void;
+  setMulticastLoopback(on: boolean): void;
+  joinMulticast(group: IpAddress, interfaceAddress?: IpAddress): Promise<void>;
+  leaveMulticast(group: IpAddress, interfaceAddress?: IpAddress): Promise<void>;
   /** Releases the socket; nothing is delivered to the sink after this. */
   close(): void;
+}
+
+/** What a driver needs to connect to a Unix domain socket. */
+export interface UnixConnectRequest {
+  /** A file path, or `"\0name"` for a Linux abstract name (only when `unixAbstract`). */
+  path: string;
+  /** Aborts connecting; the driver releases the socket and rejects with `signal.reason`. */
+  signal?: AbortSignal;
+}
+
+/** What a driver needs to listen on a Unix domain socket (the portable layer has dealt with stale files and mode). */
+export interface UnixListenRequest {
+  path: string;
+  backlog?: number;
 }
 
 /** One runtime's implementation of everything unisock does natively. */
@@ -105,6 +134,10 @@ export interface Driver {
   tcpConnect(request: TcpConnectRequest): Promise<RawConnection>;
   tcpListen(request: TcpListenRequest): Promise<RawListener>;
   udpBind(request: UdpBindRequest, sink: DatagramSink): Promise<RawUdpSocket>;
+  /** Whether Linux abstract Unix socket names (`"\0name"`) work on this runtime. */
+  readonly unixAbstract: boolean;
+  unixConnect(request: UnixConnectRequest): Promise<RawConnection<UnixSocketAddress>>;
+  unixListen(request: UnixListenRequest): Promise<RawListener<UnixSocketAddress>>;
   /** Whether `lookup` answers from `/etc/hosts` itself (false for Deno's `resolveDns`). */
   readonly lookupReadsHosts: boolean;
   /**

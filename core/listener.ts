@@ -4,9 +4,11 @@
  * @module
  */
 import type { IpSocketAddress, UnixSocketAddress } from "./address.ts";
-import { formatSocketAddress } from "./address.ts";
+import { describeSocketAddress } from "./address.ts";
 import { Connection } from "./connection.ts";
 import type { RawConnection, RawListener } from "./driver.ts";
+import { endsTarget } from "./ends.ts";
+import type { StreamProtocol } from "./ends.ts";
 import { SocketError, socketError } from "./errors.ts";
 
 /**
@@ -30,16 +32,16 @@ export class Listener<A extends IpSocketAddress | UnixSocketAddress = IpSocketAd
   readonly localAddress: A;
   readonly #raw: RawListener<A>;
   readonly #label: string;
-  readonly #protocol: string;
+  readonly #protocol: StreamProtocol;
   #closed = false;
 
   /**
-   * Wraps a driver's listener. Internal: use `tcp.listen`.
+   * Wraps a driver's listener. Internal: use `tcp.listen` or `unix.listen`.
    *
    * @param raw The driver's listener.
    * @param protocol `tcp` or `unix`, for messages.
    */
-  constructor(raw: RawListener<A>, protocol: string) {
+  constructor(raw: RawListener<A>, protocol: StreamProtocol) {
     this.#raw = raw;
     this.#protocol = protocol;
     this.localAddress = raw.localAddress;
@@ -54,7 +56,8 @@ export class Listener<A extends IpSocketAddress | UnixSocketAddress = IpSocketAd
   async accept(): Promise<Connection<A>> {
     if (this.#closed) throw socketError("invalid-state", "accept", this.#label, "listener is closed");
     const raw: RawConnection<A> = await this.#raw.accept();
-    return new Connection(raw, `${this.#protocol} ${describeAddress(raw.remoteAddress)}`);
+    const ends = { protocol: this.#protocol, localAddress: raw.localAddress, remoteAddress: raw.remoteAddress };
+    return new Connection(raw, `${this.#protocol} ${endsTarget(ends)}`);
   }
 
   /** Stops listening. Connections already accepted stay open. Closing twice is harmless. */
@@ -85,5 +88,5 @@ export class Listener<A extends IpSocketAddress | UnixSocketAddress = IpSocketAd
 
 /** Text form of a socket address for messages. */
 export function describeAddress(address: IpSocketAddress | UnixSocketAddress): string {
-  return "path" in address ? address.path : formatSocketAddress(address);
+  return describeSocketAddress(address);
 }

@@ -4,12 +4,17 @@
  *
  * @module
  */
-import type { IpAddress, IpSocketAddress, ParsedIp } from "./address.ts";
+import type { IpAddress, IpSocketAddress, ParsedIp, UnixSocketAddress } from "./address.ts";
 import type { Connection } from "./connection.ts";
+import { formatUnixPath } from "./address.ts";
 import type { Driver } from "./driver.ts";
 import { socketError } from "./errors.ts";
 import type { Listener } from "./listener.ts";
 import type { AccessRequest, NetworkPolicy } from "./policy.ts";
+import { ALLOW_ALL } from "./policy.ts";
+import { bindUdp } from "../udp/bind.ts";
+import type { UdpBindOptions } from "../udp/bind.ts";
+import type { UdpSocket } from "../udp/socket.ts";
 import { resolveName } from "../resolve/resolve.ts";
 import type { NamedResolvers, Resolver, ResolveOptions } from "../resolve/resolve.ts";
 import { systemResolver } from "../resolve/system.ts";
@@ -18,6 +23,10 @@ import { connectTcp } from "../tcp/connect.ts";
 import type { TcpConnectAddress, TcpConnectOptions } from "../tcp/connect.ts";
 import { listenTcp } from "../tcp/listen.ts";
 import type { TcpListenOptions } from "../tcp/listen.ts";
+import { connectUnix } from "../unix/connect.ts";
+import type { UnixConnectOptions } from "../unix/connect.ts";
+import { listenUnix } from "../unix/listen.ts";
+import type { UnixListenOptions } from "../unix/listen.ts";
 
 /**
  * The TCP operations of a {@linkcode Network}.
@@ -48,6 +57,55 @@ export interface TcpOperations {
 }
 
 /**
+ * The UDP operations of a {@linkcode Network}.
+ *
+ * @example
+ * ```ts ignore
+ * import { udp } from "../mod.ts";
+ * await using socket = await udp.bind({ hostname: "127.0.0.1", port: 0 });
+ * console.log(socket.localAddress.port);
+ * ```
+ */
+export interface UdpOperations {
+  /**
+   * Binds a UDP socket.
+   *
+   * @param options Address, port (0 for any free one) and socket options.
+   * @returns The socket.
+   */
+  bind(options?: UdpBindOptions): Promise<UdpSocket>;
+}
+
+/**
+ * The Unix domain socket operations of a {@linkcode Network}.
+ *
+ * @example
+ * ```ts ignore
+ * import { unix } from "../mod.ts";
+ * await using listener = await unix.listen("/tmp/app.sock", { mode: 0o600 });
+ * console.log(listener.localAddress.path);
+ * ```
+ */
+export interface UnixOperations {
+  /**
+   * Connects to a Unix domain socket.
+   *
+   * @param path The socket file, or `"\0name"` for a Linux abstract name.
+   * @param options Signal and timeout.
+   * @returns The connection.
+   */
+  connect(path: string, options?: UnixConnectOptions): Promise<Connection<UnixSocketAddress>>;
+  /**
+   * Listens on a Unix domain socket, replacing a stale socket file.
+   *
+   * @param path The socket file, or `"\0name"` for a Linux abstract name.
+   * @param options The file's mode, and the backlog.
+   * @returns The listener; closing it removes the socket file.
+   */
+  listen(path: string, options?: UnixListenOptions): Promise<Listener<UnixSocketAddress>>;
+}
+
+/**
  * A handle to some network access: the same operations as the module functions, limited
  * by the handle's policy.
  *
@@ -61,6 +119,10 @@ export interface TcpOperations {
 export class Network {
   /** TCP connect and listen through this handle. */
   readonly tcp: TcpOperations;
+  /** Unix domain socket connect and listen through this handle. */
+  readonly unix: UnixOperations;
+  /** UDP bind through this handle. */
+  readonly udp: UdpOperations;
   readonly #driver: Driver;
   readonly #policy: NetworkPolicy;
   readonly #resolvers: NamedResolvers;
@@ -90,6 +152,17 @@ export class Network {
       connect: (remote, options) => connectTcp(this.#driver, resolveName, outbound, remote, options),
       listen: (options) => listenTcp(this.#driver, resolveName, inbound, options),
     };
+    const unixOutbound = (path: string) => this.#check({ kind: "outbound-unix", path }, "unix.connect", formatUnixPath(path));
+    const unixInbound = (path: string) => this.#check({ kind: "inbound-unix", path }, "unix.listen", formatUnixPath(path));
+    this.unix = {
+      connect: (path, options) => connectUnix(this.#driver, unixOutbound, path, options),
+      listen: (path, options) => listenUnix(this.#driver, unixInbound, path, options),
+    };
+    const udpInbound = (address: ParsedIp, port: number, hostname: string) =>
+      this.#check({ kind: "inbound", protocol: "udp", address, port, hostname }, "udp.bind", hostname);
+    const udpOutbound = policy === ALLOW_ALL ? undefined : (address: ParsedIp, port: number) =>
+      this.#check({ kind: "outbound", protocol: "udp", address, port, hostname: address.address }, "udp.send", address.address);
+    this.udp = { bind: (options) => bindUdp(this.#driver, resolveName, udpInbound, udpOutbound, options) };
   }
 
   /** The driver's name: `node`, `deno` or `bun`. */

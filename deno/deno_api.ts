@@ -24,6 +24,29 @@ export interface DenoTcpConn {
   setKeepAlive(on?: boolean): void;
 }
 
+/** `Deno.UnixAddr`: `path` is null for an unnamed socket. */
+export interface DenoUnixAddr {
+  transport: "unix";
+  path: string | null;
+}
+
+/** `Deno.UnixConn`. */
+export interface DenoUnixConn {
+  readonly localAddr: DenoUnixAddr;
+  readonly remoteAddr: DenoUnixAddr;
+  read(buffer: Uint8Array): Promise<number | null>;
+  write(bytes: Uint8Array): Promise<number>;
+  closeWrite(): Promise<void>;
+  close(): void;
+}
+
+/** `Deno.UnixListener`. */
+export interface DenoUnixListener {
+  readonly addr: DenoUnixAddr;
+  accept(): Promise<DenoUnixConn>;
+  close(): void;
+}
+
 /** `Deno.TcpListener`. */
 export interface DenoTcpListener {
   readonly addr: DenoNetAddr;
@@ -38,8 +61,17 @@ export interface DenoResolveDnsOptions {
 }
 
 /** `Deno.DatagramConn` (UDP; needs `--unstable-net`). */
+/** `Deno.MulticastV4Membership` / `V6`. */
+export interface DenoMembership {
+  leave(): Promise<void>;
+  setLoopback(on: boolean): Promise<void>;
+  setTTL(ttl: number): Promise<void>;
+}
+
 export interface DenoDatagramConn {
   readonly addr: DenoNetAddr;
+  joinMulticastV4(group: string, interfaceAddress: string): Promise<DenoMembership>;
+  joinMulticastV6(group: string, interfaceIndex: number): Promise<DenoMembership>;
   receive(buffer?: Uint8Array): Promise<[Uint8Array, DenoNetAddr]>;
   send(data: Uint8Array, to: DenoNetAddr): Promise<number>;
   close(): void;
@@ -48,9 +80,13 @@ export interface DenoDatagramConn {
 /** The `Deno` namespace, as far as the driver goes. */
 export interface DenoApi {
   /** Only present under `--unstable-net`. */
-  listenDatagram?: (options: { hostname: string; port: number; transport: "udp"; reuseAddress?: boolean }) => DenoDatagramConn;
+  listenDatagram?: (
+    options: { hostname: string; port: number; transport: "udp"; reuseAddress?: boolean; ipv6Only?: boolean },
+  ) => DenoDatagramConn;
   connect(options: { hostname: string; port: number; transport?: "tcp"; signal?: AbortSignal }): Promise<DenoTcpConn>;
   listen(options: { hostname: string; port: number; transport?: "tcp" }): DenoTcpListener;
+  connect(options: { transport: "unix"; path: string }): Promise<DenoUnixConn>;
+  listen(options: { transport: "unix"; path: string }): DenoUnixListener;
   resolveDns(name: string, type: "A" | "AAAA", options?: DenoResolveDnsOptions): Promise<string[]>;
   errors: Record<string, new (...args: never[]) => Error>;
 }

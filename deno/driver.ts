@@ -3,6 +3,7 @@
  *
  * @module
  */
+import process from "node:process";
 import { formatSocketAddress, ipSocketAddress } from "../core/address.ts";
 import type { IpAddress, IpSocketAddress } from "../core/address.ts";
 import type {
@@ -13,81 +14,18 @@ import type {
   TcpConnectRequest,
   TcpListenRequest,
 } from "../core/driver.ts";
-import { SocketError, socketError } from "../core/errors.ts";
+import { tcpEnds } from "../core/ends.ts";
+import type { ConnectionEnds } from "../core/ends.ts";
+import { socketError } from "../core/errors.ts";
+import { DenoConnection, denoListener } from "./connection.ts";
 import { denoError } from "./errors.ts";
+import { denoUnixConnect, denoUnixListen } from "./unix.ts";
 import { denoUdpBind } from "./udp.ts";
 import { deno } from "./deno_api.ts";
 import type { DenoTcpConn, DenoTcpListener } from "./deno_api.ts";
 
-class DenoConnection implements RawConnection {
-  readonly localAddress: IpSocketAddress;
-  readonly remoteAddress: IpSocketAddress;
-  readonly closed: Promise<void>;
-  readonly #conn: DenoTcpConn;
-  readonly #target: string;
-  #isClosed = false;
-  #markClosed: () => void = () => {};
-
-  constructor(conn: DenoTcpConn) {
-    this.#conn = conn;
-    this.localAddress = ipSocketAddress(conn.localAddr.hostname, conn.localAddr.port);
-    this.remoteAddress = ipSocketAddress(conn.remoteAddr.hostname, conn.remoteAddr.port);
-    this.#target = formatSocketAddress(this.remoteAddress);
-    this.closed = new Promise((resolve) => (this.#markClosed = resolve));
-  }
-
-  read(buffer: Uint8Array): Promise<number | null> {
-    return this.#conn.read(buffer).catch((error: unknown) => {
-      if (this.#isClosed) return null;
-      throw this.#fail(error, "tcp.read");
-    });
-  }
-
-  async write(bytes: Uint8Array): Promise<void> {
-    try {
-      let offset = await this.#conn.write(bytes);
-      while (offset < bytes.length) offset += await this.#conn.write(bytes.subarray(offset));
-    } catch (error) {
-      if (this.#isClosed) throw socketError("invalid-state", "tcp.write", this.#target, "connection is closed");
-      throw this.#fail(error, "tcp.write");
-    }
-  }
-
-  async closeWrite(): Promise<void> {
-    try {
-      await this.#conn.closeWrite();
-    } catch (error) {
-      throw this.#fail(error, "tcp.closeWrite");
-    }
-  }
-
-  close(): void {
-    if (this.#isClosed) return;
-    this.#isClosed = true;
-    try {
-      this.#conn.close();
-    } catch {
-      // Already released by the runtime after a failure.
-    }
-    this.#markClosed();
-  }
-
-  setNoDelay(on: boolean): void {
-    this.#conn.setNoDelay(on);
-  }
-
-  setKeepAlive(on: boolean, delayMs?: number): void {
-    if (delayMs !== undefined) {
-      throw socketError("not-supported", "setKeepAlive", this.#target, "Deno cannot set the keep-alive delay");
-    }
-    this.#conn.setKeepAlive(on);
-  }
-
-  #fail(error: unknown, operation: string): SocketError {
-    const failure = denoError(error, operation, this.#target);
-    if (failure.code === "connection-reset" || failure.code === "connection-aborted") this.close();
-    return failure;
-  }
+function denoTcpEnds(conn: DenoTcpConn): ConnectionEnds<IpSocketAddress> {
+  return tcpEnds(conn.localAddr.hostname, conn.localAddr.port, conn.remoteAddr.hostname, conn.remoteAddr.port);
 }
 
 async function tcpConnect(request: TcpConnectRequest): Promise<RawConnection> {
@@ -102,7 +40,7 @@ async function tcpConnect(request: TcpConnectRequest): Promise<RawConnection> {
   }
   if (request.noDelay) conn.setNoDelay(true);
   if (request.keepAlive) conn.setKeepAlive(true);
-  return new DenoConnection(conn);
+  return new DenoConnection(conn, denoTcpEnds(conn));
 }
 
 function tcpListen(request: TcpListenRequest): Promise<RawListener> {
@@ -120,25 +58,7 @@ function tcpListen(request: TcpListenRequest): Promise<RawListener> {
     return Promise.reject(denoError(error, "tcp.listen", target));
   }
   const localAddress = ipSocketAddress(listener.addr.hostname, listener.addr.port);
-  const label = formatSocketAddress(localAddress);
-  let closed = false;
-  return Promise.resolve({
-    localAddress,
-    async accept(): Promise<RawConnection> {
-      if (closed) throw socketError("invalid-state", "accept", `tcp ${label}`, "listener is closed");
-      try {
-        return new DenoConnection(await listener.accept());
-      } catch (error) {
-        if (closed) throw socketError("invalid-state", "accept", `tcp ${label}`, "listener is closed");
-        throw denoError(error, "accept", `tcp ${label}`);
-      }
-    },
-    close() {
-      if (closed) return;
-      closed = true;
-      listener.close();
-    },
-  });
+  return Promise.resolve(denoListener(listener, "tcp", localAddress, denoTcpEnds));
 }
 
 async function lookup(name: string, family: LookupFamily): Promise<IpAddress[]> {
@@ -165,4 +85,15 @@ function isNoRecords(error: unknown): boolean {
  * console.log(denoDriver.name); // "deno"
  * ```
  */
-export const denoDriver: Driver = { name: "deno", lookupReadsHosts: false, tcpConnect, tcpListen, udpBind: denoUdpBind, lookup };
+export const denoDriver: Driver = {
+  name: "deno",
+  lookupReadsHosts: false,
+  tcpConnect,
+  tcpListen,
+  udpBind: denoUdpBind,
+  // Deno.connect/listen take "\0name" as a Linux abstract name.
+  unixAbstract: process.platform === "linux",
+  unixConnect: denoUnixConnect,
+  unixListen: denoUnixListen,
+  lookup,
+};

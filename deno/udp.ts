@@ -9,7 +9,7 @@ import type { DatagramSink, RawUdpSocket, UdpBindRequest } from "../core/driver.
 import { socketError } from "../core/errors.ts";
 import { nodeUdpBind } from "../node/udp.ts";
 import { deno } from "./deno_api.ts";
-import type { DenoDatagramConn } from "./deno_api.ts";
+import type { DenoDatagramConn, DenoMembership } from "./deno_api.ts";
 import { denoError } from "./errors.ts";
 
 const MAX_DATAGRAM = 65_536;
@@ -25,18 +25,23 @@ export function denoUdpBind(request: UdpBindRequest, sink: DatagramSink): Promis
   const listenDatagram = deno().listenDatagram;
   if (listenDatagram === undefined) return nodeUdpBind(request, sink);
   const target = formatSocketAddress(request);
-  if (request.ipv6Only) {
-    return Promise.reject(socketError("not-supported", "udp.bind", target, "Deno.listenDatagram cannot set IPV6_V6ONLY"));
-  }
   let conn: DenoDatagramConn;
   try {
-    conn = listenDatagram({ hostname: request.address, port: request.port, transport: "udp", reuseAddress: request.reuseAddress });
+    conn = listenDatagram({
+      hostname: request.address,
+      port: request.port,
+      transport: "udp",
+      reuseAddress: request.reuseAddress,
+      ipv6Only: request.ipv6Only,
+    });
   } catch (error) {
     return Promise.reject(denoError(error, "udp.bind", target));
   }
   const localAddress = ipSocketAddress(conn.addr.hostname, conn.addr.port);
   const label = formatSocketAddress(localAddress);
   let closed = false;
+  const memberships = new Map<string, DenoMembership>();
+  const multicast: { ttl?: number; loopback?: boolean } = {};
   (async () => {
     while (!closed) {
       try {
@@ -66,5 +71,44 @@ export function denoUdpBind(request: UdpBindRequest, sink: DatagramSink): Promis
       closed = true;
       conn.close();
     },
+    setBroadcast: () => unsupported("setBroadcast"),
+    setTtl: () => unsupported("setTtl"),
+    // Deno sets these per membership: kept, and applied to every group joined.
+    setMulticastTtl: (ttl) => {
+      multicast.ttl = ttl;
+      for (const membership of memberships.values()) membership.setTTL(ttl).catch(() => {});
+    },
+    setMulticastLoopback: (on) => {
+      multicast.loopback = on;
+      for (const membership of memberships.values()) membership.setLoopback(on).catch(() => {});
+    },
+    async joinMulticast(group, iface) {
+      const key = `${group} ${iface ?? ""}`;
+      try {
+        const membership = group.includes(":")
+          ? await conn.joinMulticastV6(group, 0)
+          : await conn.joinMulticastV4(group, iface ?? "0.0.0.0");
+        if (multicast.ttl !== undefined) await membership.setTTL(multicast.ttl);
+        if (multicast.loopback !== undefined) await membership.setLoopback(multicast.loopback);
+        memberships.set(key, membership);
+      } catch (error) {
+        throw denoError(error, "udp.joinMulticast", group);
+      }
+    },
+    async leaveMulticast(group, iface) {
+      const key = `${group} ${iface ?? ""}`;
+      const membership = memberships.get(key);
+      if (membership === undefined) throw socketError("invalid-state", "udp.leaveMulticast", group, "not a member");
+      memberships.delete(key);
+      try {
+        await membership.leave();
+      } catch (error) {
+        throw denoError(error, "udp.leaveMulticast", group);
+      }
+    },
   });
+
+  function unsupported(option: string): never {
+    throw socketError("not-supported", `udp.${option}`, label, "Deno.listenDatagram has no such option (run without --unstable-net to use node:dgram)");
+  }
 }

@@ -5,10 +5,10 @@
  * @module
  */
 import dns from "node:dns";
-import net from "node:net";
+import type net from "node:net";
+import process from "node:process";
 import { formatSocketAddress, ipSocketAddress } from "../core/address.ts";
 import type { IpAddress, IpSocketAddress } from "../core/address.ts";
-import { ChunkReader } from "../core/chunk_reader.ts";
 import type {
   Driver,
   LookupFamily,
@@ -18,151 +18,35 @@ import type {
   TcpListenRequest,
 } from "../core/driver.ts";
 import { codeFromErrno, errnoOf } from "../core/errno.ts";
-import { SocketError, socketError } from "../core/errors.ts";
-import { AcceptQueue } from "../core/accept_queue.ts";
+import { socketError } from "../core/errors.ts";
+import { tcpEnds } from "../core/ends.ts";
+import type { ConnectionEnds } from "../core/ends.ts";
+import { connectSocket, listenServer } from "./socket.ts";
+import { nodeUnixConnect, nodeUnixListen } from "./unix.ts";
 import { nodeUdpBind } from "./udp.ts";
 
-/** Maps a Node error to a SocketError for `operation` on `target`. */
-function nodeError(error: unknown, operation: string, target: string): SocketError {
-  if (error instanceof SocketError) return error;
-  const errno = errnoOf(error);
-  const message = error instanceof Error ? error.message : String(error);
-  return socketError(codeFromErrno(errno), operation, target, message, error);
-}
-
-class NodeConnection implements RawConnection {
-  readonly localAddress: IpSocketAddress;
-  readonly remoteAddress: IpSocketAddress;
-  readonly closed: Promise<void>;
-  readonly #socket: net.Socket;
-  readonly #reader: ChunkReader;
-  readonly #target: string;
-  #failure: SocketError | undefined;
-
-  constructor(socket: net.Socket) {
-    this.#socket = socket;
-    this.localAddress = ipSocketAddress(socket.localAddress ?? "", socket.localPort ?? 0);
-    this.remoteAddress = ipSocketAddress(socket.remoteAddress ?? "", socket.remotePort ?? 0);
-    this.#target = formatSocketAddress(this.remoteAddress);
-    const reader = new ChunkReader({ pause: () => socket.pause(), resume: () => socket.resume() });
-    this.#reader = reader;
-    socket.on("data", (chunk: Buffer) => reader.push(chunk, true));
-    socket.on("end", () => reader.end());
-    socket.on("error", (error: Error) => {
-      const failure = nodeError(error, "tcp.read", this.#target);
-      this.#failure ??= failure;
-      reader.fail(failure);
-    });
-    this.closed = new Promise((resolve) => {
-      socket.once("close", () => {
-        reader.end();
-        resolve();
-      });
-    });
-  }
-
-  read(buffer: Uint8Array): Promise<number | null> {
-    return this.#reader.read(buffer);
-  }
-
-  write(bytes: Uint8Array): Promise<void> {
-    if (this.#failure !== undefined) {
-      return Promise.reject(socketError(this.#failure.code, "tcp.write", this.#target, undefined, this.#failure.cause));
-    }
-    return new Promise((resolve, reject) => {
-      this.#socket.write(bytes, (error) => {
-        if (error === undefined || error === null) resolve();
-        else reject(this.#failure !== undefined
-          ? socketError(this.#failure.code, "tcp.write", this.#target, undefined, error)
-          : nodeError(error, "tcp.write", this.#target));
-      });
-    });
-  }
-
-  closeWrite(): Promise<void> {
-    return new Promise((resolve) => this.#socket.end(() => resolve()));
-  }
-
-  close(): void {
-    this.#reader.end();
-    this.#socket.destroy();
-  }
-
-  setNoDelay(on: boolean): void {
-    this.#socket.setNoDelay(on);
-  }
-
-  setKeepAlive(on: boolean, delayMs?: number): void {
-    this.#socket.setKeepAlive(on, delayMs ?? 0);
-  }
+function nodeTcpEnds(socket: net.Socket): ConnectionEnds<IpSocketAddress> {
+  return tcpEnds(socket.localAddress, socket.localPort, socket.remoteAddress, socket.remotePort);
 }
 
 function tcpConnect(request: TcpConnectRequest): Promise<RawConnection> {
-  const target = formatSocketAddress(request);
-  const signal = request.signal;
-  if (signal?.aborted) return Promise.reject(signal.reason);
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({
-      host: request.address,
-      port: request.port,
-      family: request.family === "ipv6" ? 6 : 4,
-      localAddress: request.localAddress,
-      noDelay: request.noDelay,
-      keepAlive: request.keepAlive,
-      allowHalfOpen: true,
-      autoSelectFamily: false,
-    });
-    const cleanup = (): void => {
-      socket.off("connect", onConnect);
-      socket.off("error", onError);
-      signal?.removeEventListener("abort", onAbort);
-    };
-    const onConnect = (): void => {
-      cleanup();
-      resolve(new NodeConnection(socket));
-    };
-    const onError = (error: Error): void => {
-      cleanup();
-      socket.destroy();
-      reject(nodeError(error, "tcp.connect", target));
-    };
-    const onAbort = (): void => {
-      cleanup();
-      socket.destroy();
-      reject(signal?.reason);
-    };
-    socket.once("connect", onConnect);
-    socket.once("error", onError);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
+  const options: net.NetConnectOpts = {
+    host: request.address,
+    port: request.port,
+    family: request.family === "ipv6" ? 6 : 4,
+    localAddress: request.localAddress,
+    noDelay: request.noDelay,
+    keepAlive: request.keepAlive,
+    autoSelectFamily: false,
+  };
+  return connectSocket(options, request.signal, nodeTcpEnds, "tcp.connect", formatSocketAddress(request));
 }
 
 function tcpListen(request: TcpListenRequest): Promise<RawListener> {
-  const target = formatSocketAddress(request);
-  return new Promise((resolve, reject) => {
-    const queue = new AcceptQueue<RawConnection>("tcp", target, (connection) => connection.close());
-    const server = net.createServer({ allowHalfOpen: true }, (socket) => {
-      queue.push(new NodeConnection(socket));
-    });
-    const onListenError = (error: Error): void => {
-      server.close();
-      reject(nodeError(error, "tcp.listen", target));
-    };
-    server.once("error", onListenError);
-    server.listen({ host: request.address, port: request.port, backlog: request.backlog, ipv6Only: request.ipv6Only }, () => {
-      server.off("error", onListenError);
-      server.on("error", () => {});
-      const bound = server.address() as net.AddressInfo;
-      const localAddress = ipSocketAddress(bound.address, bound.port);
-      resolve({
-        localAddress,
-        accept: () => queue.take(),
-        close() {
-          queue.close();
-          server.close();
-        },
-      });
-    });
+  const options = { host: request.address, port: request.port, backlog: request.backlog, ipv6Only: request.ipv6Only };
+  return listenServer(options, "tcp", formatSocketAddress(request), nodeTcpEnds, (server) => {
+    const bound = server.address() as net.AddressInfo;
+    return ipSocketAddress(bound.address, bound.port);
   });
 }
 
@@ -193,4 +77,15 @@ async function lookup(name: string, family: LookupFamily): Promise<IpAddress[]> 
  * console.log(nodeDriver.name); // "node"
  * ```
  */
-export const nodeDriver: Driver = { name: "node", lookupReadsHosts: true, tcpConnect, tcpListen, udpBind: nodeUdpBind, lookup };
+export const nodeDriver: Driver = {
+  name: "node",
+  lookupReadsHosts: true,
+  tcpConnect,
+  tcpListen,
+  udpBind: nodeUdpBind,
+  // Linux only; node:net takes "\0name" on Node, and on Deno and Bun through their node: layers.
+  unixAbstract: process.platform === "linux",
+  unixConnect: nodeUnixConnect,
+  unixListen: nodeUnixListen,
+  lookup,
+};

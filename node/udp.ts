@@ -17,6 +17,43 @@ export function dgramError(error: unknown, operation: string, target: string): S
   return socketError(codeFromErrno(errnoOf(error)), operation, target, message, error);
 }
 
+function asPromise(work: () => void): Promise<void> {
+  try {
+    work();
+    return Promise.resolve();
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/**
+ * Deno's `node:dgram` (which this driver runs on under Deno) loses the errno of a failed send:
+ * it reports `UNKNOWN`. The one
+ * send failure a program causes on purpose is EACCES, sending to a broadcast address
+ * without SO_BROADCAST: recognise it, so the code is `access-denied` as on every runtime.
+ */
+function recoverErrno(socket: RawUdpSocket): RawUdpSocket {
+  let broadcast = false;
+  return {
+    ...socket,
+    setBroadcast(on) {
+      socket.setBroadcast(on);
+      broadcast = on;
+    },
+    async send(data, address, port) {
+      try {
+        await socket.send(data, address, port);
+      } catch (error) {
+        const likelyBroadcast = !address.includes(":") && address.endsWith(".255");
+        if (error instanceof SocketError && error.code === "unknown" && !broadcast && likelyBroadcast) {
+          throw socketError("access-denied", "udp.send", formatSocketAddress({ address, port }), "broadcast is off (setBroadcast)", error);
+        }
+        throw error;
+      }
+    },
+  };
+}
+
 /**
  * Binds a UDP socket with `node:dgram`.
  *
@@ -45,12 +82,15 @@ export function nodeUdpBind(request: UdpBindRequest, sink: DatagramSink): Promis
       const localAddress = ipSocketAddress(bound.address, bound.port);
       const label = formatSocketAddress(localAddress);
       socket.on("message", (data: Uint8Array, remote: dgram.RemoteInfo) => {
-        if (!closed) sink.message({ data, address: ipSocketAddress(remote.address, remote.port).address, port: remote.port });
+        if (closed) return;
+        // A plain Uint8Array view (no copy), the type every runtime gives.
+        const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+        sink.message({ data: bytes, address: ipSocketAddress(remote.address, remote.port).address, port: remote.port });
       });
       socket.on("error", (error: Error) => {
         if (!closed) sink.error(dgramError(error, "udp.receive", label));
       });
-      resolve({
+      resolve(recoverErrno({
         localAddress,
         send: (data, address, port) =>
           new Promise<void>((done, fail) => {
@@ -68,7 +108,21 @@ export function nodeUdpBind(request: UdpBindRequest, sink: DatagramSink): Promis
           closed = true;
           socket.close();
         },
-      });
+        setBroadcast: (on) => option("setBroadcast", () => socket.setBroadcast(on)),
+        setTtl: (ttl) => option("setTtl", () => socket.setTTL(ttl)),
+        setMulticastTtl: (ttl) => option("setMulticastTtl", () => socket.setMulticastTTL(ttl)),
+        setMulticastLoopback: (on) => option("setMulticastLoopback", () => socket.setMulticastLoopback(on)),
+        joinMulticast: (group, iface) => asPromise(() => option("joinMulticast", () => socket.addMembership(group, iface))),
+        leaveMulticast: (group, iface) => asPromise(() => option("leaveMulticast", () => socket.dropMembership(group, iface))),
+      }));
+      function option(name: string, apply: () => unknown): void {
+        if (closed) throw socketError("invalid-state", `udp.${name}`, label, "socket is closed");
+        try {
+          apply();
+        } catch (error) {
+          throw dgramError(error, `udp.${name}`, label);
+        }
+      }
     });
   });
 }

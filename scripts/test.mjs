@@ -82,7 +82,12 @@ const BUN_TEST_FLAGS = [
 // Command line
 // ---------------------------------------------------------------------------
 
-const RUNTIMES = ["node", "deno", "bun"];
+// "deno-unstable-net" runs the datagram tests (UDP, the wire resolver) a second time on
+// Deno with --unstable-net, where the Deno driver uses Deno.listenDatagram instead of
+// Deno's node:dgram: both paths are tested.
+const RUNTIMES = ["node", "deno", "deno-unstable-net", "bun"];
+const DATAGRAM_TESTS = /(^|\/)(udp|wire)[^/]*_test\.ts$/;
+const binaryOf = (runtime) => (runtime.startsWith("deno") ? "deno" : runtime);
 
 function usage(message) {
   if (message) console.error(`test.mjs: ${message}`);
@@ -316,11 +321,11 @@ function run(command, args, { timeoutMs, hide } = {}) {
 }
 
 function versionOf(runtime) {
-  const result = spawnSync(bin(runtime), ["--version"], { encoding: "utf8", env: childEnv });
+  const result = spawnSync(bin(binaryOf(runtime)), ["--version"], { encoding: "utf8", env: childEnv });
   const text = (result.stdout ?? "").trim();
   if (result.status !== 0 || !text) return "?";
   if (runtime === "node") return text.replace(/^v/, ""); // v24.21.0
-  if (runtime === "deno") return text.match(/^deno (\S+)/)?.[1] ?? "?"; // deno 2.9.6 (stable, ...)
+  if (runtime.startsWith("deno")) return text.match(/^deno (\S+)/)?.[1] ?? "?"; // deno 2.9.6 (stable, ...)
   return text.split("\n")[0]; // bun: 1.4.5
 }
 
@@ -417,6 +422,8 @@ function runtimeCommand(runtime, files) {
       return [bin("node"), [...NODE_TEST_FLAGS, ...files]];
     case "deno":
       return [bin("deno"), ["test", ...DENO_TEST_FLAGS, ...files]];
+    case "deno-unstable-net":
+      return [bin("deno"), ["test", ...DENO_TEST_FLAGS, "--unstable-net", ...files]];
     case "bun":
       // Bun reads a bare argument as a name filter; `./` makes it a path.
       return [bin("bun"), ["test", ...BUN_TEST_FLAGS, ...files.map((f) => `./${f}`)]];
@@ -463,7 +470,7 @@ async function runRuntime(runtime, files) {
   const text = result.output.replace(ANSI, "").replace(/\r/g, "");
   const counts = runtime === "node"
     ? parseNode(text, files)
-    : runtime === "deno"
+    : runtime.startsWith("deno")
     ? parseDeno(text)
     : parseBun(text);
   const problems = [];
@@ -495,7 +502,10 @@ async function main() {
     if (files.length === 0) {
       console.error(`\ntest.mjs: no test files (*_test.ts) under ${DEFAULT_TEST_DIR}/`);
     } else {
-      for (const runtime of options.runtimes) results.push(await runRuntime(runtime, files));
+      for (const runtime of options.runtimes) {
+        const selected = runtime === "deno-unstable-net" ? files.filter((f) => DATAGRAM_TESTS.test(f)) : files;
+        if (selected.length > 0) results.push(await runRuntime(runtime, selected));
+      }
     }
   }
 

@@ -4,15 +4,16 @@ import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { loadableDrivers } from "../core/ambient.ts";
 import type { Connection } from "../core/connection.ts";
+import type { Driver } from "../core/driver.ts";
 import type { Listener } from "../core/listener.ts";
 import { Network } from "../core/network.ts";
 import { ALLOW_ALL } from "../core/policy.ts";
 import type { IpSocketAddress } from "../core/address.ts";
 import { SocketError } from "../core/errors.ts";
 
-/** An allow-all network over every driver this runtime can load (its own, and Node's). */
-export function networks(): { name: string; net: Network }[] {
-  return loadableDrivers().map((driver) => ({ name: driver.name, net: new Network(driver, ALLOW_ALL) }));
+/** An allow-all network over every driver this runtime can load (its own, and Node's), with the driver. */
+export function networks(): { name: string; net: Network; driver: Driver }[] {
+  return loadableDrivers().map((driver) => ({ name: driver.name, net: new Network(driver, ALLOW_ALL), driver }));
 }
 
 /** The port of a listener on an IP address. */

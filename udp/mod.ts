@@ -1,41 +1,41 @@
 /**
- * UDP sockets. Not built yet: `bind` rejects with `not-supported` until the UDP work
- * lands (see the README's runtime table).
+ * UDP: `bind` a socket, then `send`, `sendMany` and `receive` datagrams, the same on
+ * Node.js, Deno and Bun. Destinations are IP addresses, not names (as in WASI).
+ *
+ * @example A round trip on loopback
+ * ```ts
+ * import { bind } from "./mod.ts";
+ * await using server = await bind({ hostname: "127.0.0.1", port: 0 });
+ * await using client = await bind({ hostname: "127.0.0.1", port: 0 });
+ * client.connect(server.localAddress);
+ * await client.send(new TextEncoder().encode("hello"));
+ * const { data } = await server.receive();
+ * console.log(new TextDecoder().decode(data)); // "hello"
+ * ```
  *
  * @module
  */
-import { socketError } from "../core/errors.ts";
+import { ambientNetwork } from "../core/ambient.ts";
+import type { UdpBindOptions } from "./bind.ts";
+import type { UdpSocket } from "./socket.ts";
+
+export type { UdpBindOptions } from "./bind.ts";
+export { UdpSocket } from "./socket.ts";
+export type { UdpDatagram, UdpTarget } from "./socket.ts";
 
 /**
- * Options of {@linkcode bind}.
+ * Binds a UDP socket.
  *
- * @example
- * ```ts
- * import type { UdpBindOptions } from "./mod.ts";
- * const options: UdpBindOptions = { hostname: "127.0.0.1", port: 0 };
- * console.log(options.port);
- * ```
- */
-export interface UdpBindOptions {
-  /** The local address. */
-  hostname?: string;
-  /** The local port; 0 picks a free one. */
-  port?: number;
-}
-
-/**
- * Binds a UDP socket. Not built yet: rejects with `not-supported`.
+ * @param options `{ hostname?, port?, reuseAddress?, ipv6Only?, receiveQueueSize? }`; defaults to `0.0.0.0`, a free port.
+ * @returns The socket; `socket.localAddress` tells the port.
  *
- * @param options Where to bind.
- * @returns Never resolves for now.
- *
- * @example
+ * @example Bind on a free loopback port
  * ```ts
  * import { bind } from "./mod.ts";
- * await bind({ port: 0 }).catch((error) => console.log(error.code)); // "not-supported"
+ * await using socket = await bind({ hostname: "127.0.0.1" });
+ * console.log(socket.localAddress.port > 0); // true
  * ```
  */
-export function bind(options?: UdpBindOptions): Promise<never> {
-  void options;
-  return Promise.reject(socketError("not-supported", "udp.bind", "", "UDP is not built yet"));
+export function bind(options?: UdpBindOptions): Promise<UdpSocket> {
+  return ambientNetwork.udp.bind(options);
 }

@@ -1,39 +1,74 @@
 /**
- * Unix domain sockets. Not built yet: `connect` and `listen` reject with `not-supported`
- * until the Unix socket work lands (see the README's runtime table).
+ * Unix domain sockets: `connect` and `listen`, the same on Node.js, Deno and Bun. A path
+ * names a socket file; on Linux, `"\0name"` names an abstract socket (no file).
+ * `listen` replaces a stale socket file, applies `mode` before any connection can be
+ * made, and removes the file on `close()`.
+ *
+ * @example Serve and connect
+ * ```ts
+ * import { connect, listen } from "./mod.ts";
+ * const path = `/tmp/unisock-doc-${Date.now()}.sock`;
+ * await using listener = await listen(path, { mode: 0o600 });
+ * const accepted = listener.accept();
+ * await using client = await connect(path, { timeout: 1000 });
+ * await using server = await accepted;
+ * await client.write(new TextEncoder().encode("ping"));
+ * const buffer = new Uint8Array(4);
+ * console.log(await server.read(buffer)); // 4
+ * ```
  *
  * @module
  */
-import { socketError } from "../core/errors.ts";
+import type { UnixSocketAddress } from "../core/address.ts";
+import { ambientNetwork } from "../core/ambient.ts";
+import type { Connection } from "../core/connection.ts";
+import type { Listener } from "../core/listener.ts";
+import type { UnixConnectOptions } from "./connect.ts";
+import type { UnixListenOptions } from "./listen.ts";
+
+export { Connection } from "../core/connection.ts";
+export type { ReadOptions } from "../core/connection.ts";
+export { Listener } from "../core/listener.ts";
+export type { UnixSocketAddress } from "../core/address.ts";
+export type { UnixConnectOptions } from "./connect.ts";
+export type { UnixListenOptions } from "./listen.ts";
 
 /**
- * Connects to a Unix domain socket. Not built yet: rejects with `not-supported`.
+ * Connects to a Unix domain socket. A missing socket file, or one nobody listens on, is
+ * `connection-refused`; a socket file whose mode forbids us is `access-denied`.
  *
- * @param path The socket's path.
- * @returns Never resolves for now.
+ * @param path The socket file (at most 107 bytes in UTF-8 on Linux), or `"\0name"` for a
+ *   Linux abstract name.
+ * @param options `signal` and `timeout` for connecting.
+ * @returns The connection; its `remoteAddress` is `{ path }`, its `localAddress` `{ path: "" }`.
  *
- * @example
- * ```ts
+ * @example Talk to a local daemon
+ * ```ts ignore
  * import { connect } from "./mod.ts";
- * await connect("/run/app.sock").catch((error) => console.log(error.code)); // "not-supported"
+ * await using conn = await connect("/run/app.sock", { timeout: 2000 });
+ * await conn.write(new TextEncoder().encode("status\n"));
  * ```
  */
-export function connect(path: string): Promise<never> {
-  return Promise.reject(socketError("not-supported", "unix.connect", String(path), "Unix sockets are not built yet"));
+export function connect(path: string, options?: UnixConnectOptions): Promise<Connection<UnixSocketAddress>> {
+  return ambientNetwork.unix.connect(path, options);
 }
 
 /**
- * Listens on a Unix domain socket. Not built yet: rejects with `not-supported`.
+ * Listens on a Unix domain socket. A stale socket file (nobody listening) is replaced; a
+ * live one, or a file that is not a socket, is `address-in-use`.
  *
- * @param path The socket's path.
- * @returns Never resolves for now.
+ * @param path The socket file (at most 107 bytes in UTF-8 on Linux), or `"\0name"` for a
+ *   Linux abstract name.
+ * @param options `mode` of the socket file (e.g. `0o660`), `backlog`.
+ * @returns The listener; `close()` removes the socket file.
  *
- * @example
+ * @example Listen with a mode
  * ```ts
  * import { listen } from "./mod.ts";
- * await listen("/tmp/app.sock").catch((error) => console.log(error.code)); // "not-supported"
+ * await using listener = await listen(`/tmp/unisock-doc-${Date.now()}.sock`, { mode: 0o660 });
+ * console.log(listener.localAddress.path);
  * ```
  */
-export function listen(path: string): Promise<never> {
-  return Promise.reject(socketError("not-supported", "unix.listen", String(path), "Unix sockets are not built yet"));
+export function listen(path: string, options?: UnixListenOptions): Promise<Listener<UnixSocketAddress>> {
+  return ambientNetwork.unix.listen(path, options);
 }

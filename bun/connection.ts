@@ -1,0 +1,195 @@
+/**
+ * `BunConnection`: a driver connection over a Bun socket, TCP or Unix, with the socket
+ * handlers Bun calls, and the connect and accept plumbing both protocols share.
+ *
+ * @module
+ */
+import type { IpSocketAddress, UnixSocketAddress } from "../core/address.ts";
+import type { AcceptQueue } from "../core/accept_queue.ts";
+import { ChunkReader } from "../core/chunk_reader.ts";
+import type { RawConnection } from "../core/driver.ts";
+import { endsTarget } from "../core/ends.ts";
+import type { ConnectionEnds, StreamProtocol } from "../core/ends.ts";
+import { socketError } from "../core/errors.ts";
+import type { SocketError } from "../core/errors.ts";
+import type { BunSocket, BunSocketHandler } from "./bun_api.ts";
+import { bunError } from "./errors.ts";
+
+type Address = IpSocketAddress | UnixSocketAddress;
+
+interface PendingWrite {
+  rest: Uint8Array;
+  resolve: () => void;
+  reject: (error: SocketError) => void;
+}
+
+/** A Bun socket of either protocol, as the shared handlers see it. */
+export type AnyBunSocket = BunSocket<BunConnection<Address>>;
+
+/** One Bun socket's state (TCP or Unix); Bun calls the shared handlers below with it as `socket.data`. */
+export class BunConnection<A extends Address> implements RawConnection<A> {
+  readonly localAddress: A;
+  readonly remoteAddress: A;
+  readonly closed: Promise<void>;
+  readonly reader: ChunkReader;
+  readonly #socket: AnyBunSocket;
+  readonly #protocol: StreamProtocol;
+  readonly #target: string;
+  #pending: PendingWrite | undefined;
+  #failure: SocketError | undefined;
+  #gone = false;
+  #markClosed: () => void = () => {};
+
+  /**
+   * @param socket The open socket.
+   * @param ends The protocol and both addresses (Bun reports none for Unix sockets).
+   */
+  constructor(socket: AnyBunSocket, ends: ConnectionEnds<A>) {
+    this.#socket = socket;
+    this.localAddress = ends.localAddress;
+    this.remoteAddress = ends.remoteAddress;
+    this.#protocol = ends.protocol;
+    this.#target = endsTarget(ends);
+    this.reader = new ChunkReader({ pause: () => socket.pause(), resume: () => socket.resume() });
+    this.closed = new Promise((resolve) => (this.#markClosed = resolve));
+  }
+
+  read(buffer: Uint8Array): Promise<number | null> {
+    return this.reader.read(buffer);
+  }
+
+  write(bytes: Uint8Array): Promise<void> {
+    if (this.#failure !== undefined) return Promise.reject(this.#writeError());
+    if (this.#gone) return Promise.reject(socketError("invalid-state", this.#operation("write"), this.#target, "connection is closed"));
+    const written = this.#socket.write(bytes);
+    if (written === bytes.length) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.#pending = { rest: bytes.subarray(Math.max(written, 0)), resolve, reject };
+    });
+  }
+
+  /** Bun says the socket can take more: write what is left. */
+  onDrain(): void {
+    const pending = this.#pending;
+    if (pending === undefined) return;
+    const written = this.#socket.write(pending.rest);
+    if (written === pending.rest.length) {
+      this.#pending = undefined;
+      pending.resolve();
+    } else if (written > 0) {
+      pending.rest = pending.rest.subarray(written);
+    }
+  }
+
+  closeWrite(): Promise<void> {
+    if (!this.#gone) this.#socket.shutdown();
+    return Promise.resolve();
+  }
+
+  close(): void {
+    if (this.#gone) return;
+    this.reader.end();
+    this.#socket.end();
+    this.onClose(undefined);
+  }
+
+  /** The socket is gone: by us, the peer, or an error. */
+  onClose(error: Error | undefined): void {
+    if (error !== undefined) this.onError(error);
+    if (this.#gone) return;
+    this.#gone = true;
+    this.reader.end();
+    const pending = this.#pending;
+    this.#pending = undefined;
+    pending?.reject(this.#failure !== undefined
+      ? this.#writeError()
+      : socketError("invalid-state", this.#operation("write"), this.#target, "connection closed before the write finished"));
+    this.#markClosed();
+  }
+
+  onError(error: Error): void {
+    if (this.#failure !== undefined) return;
+    this.#failure = bunError(error, this.#operation("read"), this.#target);
+    this.reader.fail(this.#failure);
+  }
+
+  setNoDelay(on: boolean): void {
+    this.#socket.setNoDelay(on);
+  }
+
+  setKeepAlive(on: boolean, delayMs?: number): void {
+    this.#socket.setKeepAlive(on, delayMs ?? 0);
+  }
+
+  #writeError(): SocketError {
+    const failure = this.#failure as SocketError;
+    return socketError(failure.code, this.#operation("write"), this.#target, undefined, failure.cause);
+  }
+
+  #operation(name: string): string {
+    return `${this.#protocol}.${name}`;
+  }
+}
+
+/** Handlers shared by every socket; the state lives in `socket.data`. */
+const HANDLERS: BunSocketHandler<BunConnection<Address>> = {
+  data: (socket, data) => socket.data.reader.push(data, true),
+  drain: (socket) => socket.data.onDrain(),
+  end: (socket) => socket.data.reader.end(),
+  error: (socket, error) => socket.data?.onError(error),
+  close: (socket, error) => socket.data?.onClose(error),
+};
+
+/**
+ * Opens a socket with `dial` (a `Bun.connect` call given the handlers) and waits for it,
+ * honouring `signal`: an abort rejects with `signal.reason` and a late socket is closed.
+ *
+ * @param ends The ends of the open socket.
+ */
+export async function bunConnect<A extends Address>(
+  dial: (handlers: BunSocketHandler<BunConnection<Address>>) => Promise<AnyBunSocket>,
+  ends: (socket: AnyBunSocket) => ConnectionEnds<A>,
+  signal: AbortSignal | undefined,
+  operation: string,
+  target: string,
+): Promise<BunConnection<A>> {
+  if (signal?.aborted) throw signal.reason;
+  let connection: BunConnection<A> | undefined;
+  const open = (socket: AnyBunSocket): void => {
+    connection = new BunConnection(socket, ends(socket));
+    socket.data = connection;
+  };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => reject(signal?.reason);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      dial({ ...HANDLERS, open }).then((socket) => {
+        signal?.removeEventListener("abort", onAbort);
+        if (signal?.aborted) socket.terminate();
+        else resolve();
+      }, (error: unknown) => {
+        signal?.removeEventListener("abort", onAbort);
+        reject(error);
+      });
+    });
+  } catch (error) {
+    if (signal?.aborted) throw signal.reason;
+    throw bunError(error, operation, target);
+  }
+  return connection as BunConnection<A>;
+}
+
+/** Handlers for `Bun.listen`: each accepted socket goes to `queue`. */
+export function acceptHandlers<A extends Address>(
+  queue: AcceptQueue<RawConnection<A>>,
+  ends: (socket: AnyBunSocket) => ConnectionEnds<A>,
+): BunSocketHandler<BunConnection<Address>> {
+  return {
+    ...HANDLERS,
+    open: (socket) => {
+      const connection = new BunConnection(socket, ends(socket));
+      socket.data = connection;
+      queue.push(connection);
+    },
+  };
+}

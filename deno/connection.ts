@@ -1,0 +1,144 @@
+/**
+ * `DenoConnection`: a driver connection over a `Deno.TcpConn` or `Deno.UnixConn`, and
+ * the driver listener over a `Deno.TcpListener` or `Deno.UnixListener`.
+ *
+ * @module
+ */
+import { describeSocketAddress } from "../core/address.ts";
+import type { IpSocketAddress, UnixSocketAddress } from "../core/address.ts";
+import type { RawConnection, RawListener } from "../core/driver.ts";
+import { endsTarget } from "../core/ends.ts";
+import type { ConnectionEnds, StreamProtocol } from "../core/ends.ts";
+import { socketError } from "../core/errors.ts";
+import type { SocketError } from "../core/errors.ts";
+import type { DenoTcpConn, DenoUnixConn } from "./deno_api.ts";
+import { denoError } from "./errors.ts";
+
+type Address = IpSocketAddress | UnixSocketAddress;
+
+/** A Deno stream connection: TCP (which has socket options) or Unix. */
+export type DenoStreamConn = DenoTcpConn | DenoUnixConn;
+
+/** A `Deno.TcpConn` or `Deno.UnixConn` as a driver connection. */
+export class DenoConnection<A extends Address> implements RawConnection<A> {
+  readonly localAddress: A;
+  readonly remoteAddress: A;
+  readonly closed: Promise<void>;
+  readonly #conn: DenoStreamConn;
+  readonly #protocol: StreamProtocol;
+  readonly #target: string;
+  #isClosed = false;
+  #markClosed: () => void = () => {};
+
+  /**
+   * @param conn The connected Deno connection.
+   * @param ends The protocol and both addresses.
+   */
+  constructor(conn: DenoStreamConn, ends: ConnectionEnds<A>) {
+    this.#conn = conn;
+    this.localAddress = ends.localAddress;
+    this.remoteAddress = ends.remoteAddress;
+    this.#protocol = ends.protocol;
+    this.#target = endsTarget(ends);
+    this.closed = new Promise((resolve) => (this.#markClosed = resolve));
+  }
+
+  read(buffer: Uint8Array): Promise<number | null> {
+    return this.#conn.read(buffer).catch((error: unknown) => {
+      if (this.#isClosed) return null;
+      throw this.#fail(error, `${this.#protocol}.read`);
+    });
+  }
+
+  async write(bytes: Uint8Array): Promise<void> {
+    const operation = `${this.#protocol}.write`;
+    try {
+      let offset = await this.#conn.write(bytes);
+      while (offset < bytes.length) offset += await this.#conn.write(bytes.subarray(offset));
+    } catch (error) {
+      if (this.#isClosed) throw socketError("invalid-state", operation, this.#target, "connection is closed");
+      throw this.#fail(error, operation);
+    }
+  }
+
+  async closeWrite(): Promise<void> {
+    try {
+      await this.#conn.closeWrite();
+    } catch (error) {
+      throw this.#fail(error, `${this.#protocol}.closeWrite`);
+    }
+  }
+
+  close(): void {
+    if (this.#isClosed) return;
+    this.#isClosed = true;
+    try {
+      this.#conn.close();
+    } catch {
+      // Already released by the runtime after a failure.
+    }
+    this.#markClosed();
+  }
+
+  setNoDelay(on: boolean): void {
+    this.#tcp("setNoDelay").setNoDelay(on);
+  }
+
+  setKeepAlive(on: boolean, delayMs?: number): void {
+    const conn = this.#tcp("setKeepAlive");
+    if (delayMs !== undefined) {
+      throw socketError("not-supported", "setKeepAlive", this.#target, "Deno cannot set the keep-alive delay");
+    }
+    conn.setKeepAlive(on);
+  }
+
+  #tcp(operation: string): DenoTcpConn {
+    if (!("setNoDelay" in this.#conn)) throw socketError("not-supported", operation, this.#target, "not a TCP connection");
+    return this.#conn;
+  }
+
+  #fail(error: unknown, operation: string): SocketError {
+    const failure = denoError(error, operation, this.#target);
+    if (failure.code === "connection-reset" || failure.code === "connection-aborted") this.close();
+    return failure;
+  }
+}
+
+/** What `denoListener` needs of a `Deno.TcpListener` or `Deno.UnixListener`. */
+export interface DenoAcceptor<C extends DenoStreamConn> {
+  accept(): Promise<C>;
+  close(): void;
+}
+
+/**
+ * A Deno listener as a driver listener.
+ *
+ * @param ends The ends of an accepted connection.
+ */
+export function denoListener<A extends Address, C extends DenoStreamConn>(
+  listener: DenoAcceptor<C>,
+  protocol: StreamProtocol,
+  localAddress: A,
+  ends: (conn: C) => ConnectionEnds<A>,
+): RawListener<A> {
+  const label = `${protocol} ${describeSocketAddress(localAddress)}`;
+  let closed = false;
+  return {
+    localAddress,
+    async accept(): Promise<RawConnection<A>> {
+      if (closed) throw socketError("invalid-state", "accept", label, "listener is closed");
+      try {
+        const conn = await listener.accept();
+        return new DenoConnection(conn, ends(conn));
+      } catch (error) {
+        if (closed) throw socketError("invalid-state", "accept", label, "listener is closed");
+        throw denoError(error, "accept", label);
+      }
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      listener.close();
+    },
+  };
+}

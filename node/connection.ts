@@ -1,0 +1,97 @@
+/**
+ * `NodeConnection`: a driver connection over a `net.Socket`, TCP or Unix, and the
+ * mapping of Node's errors.
+ *
+ * @module
+ */
+import type net from "node:net";
+import type { IpSocketAddress, UnixSocketAddress } from "../core/address.ts";
+import { ChunkReader } from "../core/chunk_reader.ts";
+import type { RawConnection } from "../core/driver.ts";
+import { endsTarget } from "../core/ends.ts";
+import type { ConnectionEnds, StreamProtocol } from "../core/ends.ts";
+import { codeFromErrno, errnoOf } from "../core/errno.ts";
+import { SocketError, socketError } from "../core/errors.ts";
+
+/** Maps a Node error to a SocketError for `operation` on `target`. */
+export function nodeError(error: unknown, operation: string, target: string): SocketError {
+  if (error instanceof SocketError) return error;
+  const errno = errnoOf(error);
+  const message = error instanceof Error ? error.message : String(error);
+  return socketError(codeFromErrno(errno), operation, target, message, error);
+}
+
+/** A connected `net.Socket` (TCP or Unix) as a driver connection. */
+export class NodeConnection<A extends IpSocketAddress | UnixSocketAddress> implements RawConnection<A> {
+  readonly localAddress: A;
+  readonly remoteAddress: A;
+  readonly closed: Promise<void>;
+  readonly #socket: net.Socket;
+  readonly #reader: ChunkReader;
+  readonly #protocol: StreamProtocol;
+  readonly #target: string;
+  #failure: SocketError | undefined;
+
+  /**
+   * @param socket The connected socket.
+   * @param ends The protocol and both addresses (Node reports none for Unix sockets).
+   */
+  constructor(socket: net.Socket, ends: ConnectionEnds<A>) {
+    this.#socket = socket;
+    this.localAddress = ends.localAddress;
+    this.remoteAddress = ends.remoteAddress;
+    this.#protocol = ends.protocol;
+    this.#target = endsTarget(ends);
+    const reader = new ChunkReader({ pause: () => socket.pause(), resume: () => socket.resume() });
+    this.#reader = reader;
+    socket.on("data", (chunk: Buffer) => reader.push(chunk, true));
+    socket.on("end", () => reader.end());
+    socket.on("error", (error: Error) => {
+      const failure = nodeError(error, `${this.#protocol}.read`, this.#target);
+      this.#failure ??= failure;
+      reader.fail(failure);
+    });
+    this.closed = new Promise((resolve) => {
+      socket.once("close", () => {
+        reader.end();
+        resolve();
+      });
+    });
+  }
+
+  read(buffer: Uint8Array): Promise<number | null> {
+    return this.#reader.read(buffer);
+  }
+
+  write(bytes: Uint8Array): Promise<void> {
+    const operation = `${this.#protocol}.write`;
+    if (this.#failure !== undefined) {
+      return Promise.reject(socketError(this.#failure.code, operation, this.#target, undefined, this.#failure.cause));
+    }
+    return new Promise((resolve, reject) => {
+      this.#socket.write(bytes, (error) => {
+        if (error === undefined || error === null) resolve();
+        else reject(this.#failure !== undefined
+          ? socketError(this.#failure.code, operation, this.#target, undefined, error)
+          : nodeError(error, operation, this.#target));
+      });
+    });
+  }
+
+  closeWrite(): Promise<void> {
+    return new Promise((resolve) => this.#socket.end(() => resolve()));
+  }
+
+  close(): void {
+    this.#reader.end();
+    this.#socket.destroy();
+  }
+
+  setNoDelay(on: boolean): void {
+    this.#socket.setNoDelay(on);
+  }
+
+  setKeepAlive(on: boolean, delayMs?: number): void {
+    this.#socket.setKeepAlive(on, delayMs ?? 0);
+  }
+}

@@ -1,0 +1,316 @@
+/**
+ * The portable `UdpSocket`: checks, a bounded receive queue, connect as a default
+ * destination and a filter, and the socket options, over a driver's raw socket.
+ *
+ * @module
+ */
+import { describeValue, formatSocketAddress, ipSocketAddress, parseIp } from "../core/address.ts";
+import type { IpAddress, IpFamily, IpSocketAddress, ParsedIp } from "../core/address.ts";
+import { checkSignal } from "../core/abort.ts";
+import type { Datagram, OutgoingDatagram, RawUdpSocket } from "../core/driver.ts";
+import { SocketError, socketError } from "../core/errors.ts";
+import type { DatagramQueue } from "./datagram_queue.ts";
+
+/** The largest UDP payload: 65,535 less the IP and UDP headers. */
+const MAX_PAYLOAD: Record<IpFamily, number> = { ipv4: 65_507, ipv6: 65_527 };
+
+/**
+ * A destination: an IP address (not a name, as in WASI) and a port.
+ *
+ * @example
+ * ```ts
+ * import type { UdpTarget } from "./socket.ts";
+ * const to: UdpTarget = { address: "127.0.0.1", port: 5353 };
+ * console.log(to.port);
+ * ```
+ */
+export interface UdpTarget {
+  /** An IP address (names are not looked up here). */
+  address: IpAddress;
+  /** The port, 1 to 65535. */
+  port: number;
+}
+
+/**
+ * A received datagram.
+ *
+ * @example
+ * ```ts
+ * import type { UdpDatagram } from "./socket.ts";
+ * const show = (d: UdpDatagram) => `${d.data.length} bytes from ${d.remoteAddress.address}`;
+ * console.log(typeof show);
+ * ```
+ */
+export interface UdpDatagram {
+  /** The payload. */
+  data: Uint8Array;
+  /** Who sent it. */
+  remoteAddress: IpSocketAddress;
+}
+
+/** Asked before each send to a new destination: throws `access-denied` when not allowed. */
+export type SendCheck = (address: ParsedIp, port: number) => void;
+
+/**
+ * A bound UDP socket, the same on Node.js, Deno and Bun.
+ *
+ * @example Send and receive on loopback
+ * ```ts
+ * import { bind } from "./mod.ts";
+ * await using a = await bind({ hostname: "127.0.0.1", port: 0 });
+ * await using b = await bind({ hostname: "127.0.0.1", port: 0 });
+ * await a.send(new TextEncoder().encode("ping"), b.localAddress);
+ * const { data, remoteAddress } = await b.receive();
+ * console.log(new TextDecoder().decode(data), remoteAddress.port === a.localAddress.port);
+ * ```
+ */
+export class UdpSocket implements AsyncIterable<UdpDatagram> {
+  /** The address and port it is bound to. */
+  readonly localAddress: IpSocketAddress;
+  readonly #raw: RawUdpSocket;
+  readonly #queue: DatagramQueue<Datagram>;
+  readonly #checkSend: SendCheck | undefined;
+  readonly #allowed = new Set<string>();
+  readonly #label: string;
+  #remote: IpSocketAddress | undefined;
+  #closed = false;
+
+  /**
+   * Wraps a driver's socket. Internal: use `udp.bind`.
+   *
+   * @param raw The driver's socket.
+   * @param queue Where the driver's datagrams are queued.
+   * @param checkSend The policy's check for destinations, if any.
+   */
+  constructor(raw: RawUdpSocket, queue: DatagramQueue<Datagram>, checkSend: SendCheck | undefined) {
+    this.#raw = raw;
+    this.#queue = queue;
+    this.#checkSend = checkSend;
+    this.localAddress = raw.localAddress;
+    this.#label = `udp ${formatSocketAddress(raw.localAddress)}`;
+  }
+
+  /** The peer set by {@linkcode UdpSocket.connect}, if any. */
+  get remoteAddress(): IpSocketAddress | undefined {
+    return this.#remote;
+  }
+
+  /** Datagrams dropped because the receive queue was full. */
+  get dropped(): number {
+    return this.#queue.dropped;
+  }
+
+  /**
+   * Sends one datagram.
+   *
+   * @param data The payload: at most 65,507 bytes over IPv4, 65,527 over IPv6.
+   * @param to The destination; omitted when connected.
+   * @returns The number of bytes sent.
+   */
+  async send(data: Uint8Array, to?: UdpTarget): Promise<number> {
+    const target = this.#target(data, to, "udp.send");
+    await this.#raw.send(data, target.address, target.port);
+    return data.length;
+  }
+
+  /**
+   * Sends several datagrams in one call (Bun's batch send; a loop elsewhere).
+   *
+   * @param datagrams Each with `data` and, unless connected, `to`.
+   * @returns How many were sent.
+   */
+  async sendMany(datagrams: readonly { data: Uint8Array; to?: UdpTarget }[]): Promise<number> {
+    if (!Array.isArray(datagrams)) throw this.#error("invalid-argument", "udp.sendMany", "expected an array of { data, to }");
+    const outgoing: OutgoingDatagram[] = datagrams.map(({ data, to }) => {
+      const target = this.#target(data, to, "udp.sendMany");
+      return { data, address: target.address, port: target.port };
+    });
+    if (this.#raw.sendMany !== undefined) return this.#raw.sendMany(outgoing);
+    for (const { data, address, port } of outgoing) await this.#raw.send(data, address, port);
+    return outgoing.length;
+  }
+
+  /**
+   * The next datagram (from the connected peer only, once connected).
+   *
+   * @param options `signal` to stop waiting; it rejects with `signal.reason`.
+   * @returns The datagram and who sent it.
+   */
+  async receive(options?: { signal?: AbortSignal }): Promise<UdpDatagram> {
+    const signal = checkSignal(options?.signal, "udp.receive");
+    if (this.#closed) throw this.#error("invalid-state", "udp.receive", "socket is closed");
+    const datagram = await this.#queue.take(signal);
+    return { data: datagram.data, remoteAddress: ipSocketAddress(datagram.address, datagram.port) };
+  }
+
+  /**
+   * Sets a default destination and receives only from it (as `connect(2)` on UDP).
+   *
+   * @param remote The peer: an IP address and port.
+   */
+  connect(remote: UdpTarget): void {
+    this.#checkOpen("udp.connect");
+    const parsed = this.#checkTarget(remote, "udp.connect");
+    this.#remote = ipSocketAddress(parsed.address, remote.port);
+  }
+
+  /** Forgets the connected peer: `send` needs `to` again, and any sender is received. */
+  disconnect(): void {
+    this.#checkOpen("udp.disconnect");
+    this.#remote = undefined;
+  }
+
+  /**
+   * Allows or forbids sending to broadcast addresses (SO_BROADCAST).
+   *
+   * @param on Whether to allow it.
+   */
+  setBroadcast(on: boolean): void {
+    this.#checkOpen("udp.setBroadcast");
+    this.#raw.setBroadcast(on === true);
+  }
+
+  /**
+   * Sets the unicast TTL (hop limit).
+   *
+   * @param ttl 1 to 255.
+   */
+  setTtl(ttl: number): void {
+    this.#raw.setTtl(this.#checkTtl(ttl, "udp.setTtl"));
+  }
+
+  /**
+   * Sets the TTL of multicast datagrams.
+   *
+   * @param ttl 0 to 255.
+   */
+  setMulticastTtl(ttl: number): void {
+    this.#raw.setMulticastTtl(this.#checkTtl(ttl, "udp.setMulticastTtl", 0));
+  }
+
+  /**
+   * Whether multicast datagrams sent come back to this host.
+   *
+   * @param on Loop them back or not.
+   */
+  setMulticastLoopback(on: boolean): void {
+    this.#checkOpen("udp.setMulticastLoopback");
+    this.#raw.setMulticastLoopback(on === true);
+  }
+
+  /**
+   * Joins a multicast group.
+   *
+   * @param group The group address.
+   * @param interfaceAddress The local interface's address (the system's choice when omitted).
+   */
+  async joinMulticast(group: IpAddress, interfaceAddress?: IpAddress): Promise<void> {
+    const [g, i] = this.#checkGroup(group, interfaceAddress, "udp.joinMulticast");
+    await this.#raw.joinMulticast(g, i);
+  }
+
+  /**
+   * Leaves a multicast group.
+   *
+   * @param group The group address.
+   * @param interfaceAddress The interface given when joining.
+   */
+  async leaveMulticast(group: IpAddress, interfaceAddress?: IpAddress): Promise<void> {
+    const [g, i] = this.#checkGroup(group, interfaceAddress, "udp.leaveMulticast");
+    await this.#raw.leaveMulticast(g, i);
+  }
+
+  /** Closes the socket; a pending `receive` rejects with `invalid-state`. Closing twice is harmless. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#queue.fail(this.#error("invalid-state", "udp.receive", "socket is closed"));
+    this.#raw.close();
+  }
+
+  /** Yields received datagrams until the socket is closed. */
+  async *[Symbol.asyncIterator](): AsyncIterator<UdpDatagram> {
+    while (!this.#closed) {
+      try {
+        yield await this.receive();
+      } catch (error) {
+        if (error instanceof SocketError && error.code === "invalid-state" && this.#closed) return;
+        throw error;
+      }
+    }
+  }
+
+  /** Closes the socket: `await using socket = await udp.bind(...)`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    return Promise.resolve();
+  }
+
+  #target(data: Uint8Array, to: UdpTarget | undefined, operation: string): IpSocketAddress {
+    this.#checkOpen(operation);
+    if (!(data instanceof Uint8Array)) throw this.#error("invalid-argument", operation, "data must be a Uint8Array");
+    let target: IpSocketAddress;
+    if (to === undefined) {
+      if (this.#remote === undefined) throw this.#error("invalid-argument", operation, "not connected: give a destination");
+      target = this.#remote;
+    } else {
+      const parsed = this.#checkTarget(to, operation);
+      target = ipSocketAddress(parsed.address, to.port);
+      if (this.#remote !== undefined && (target.address !== this.#remote.address || target.port !== this.#remote.port)) {
+        throw this.#error("invalid-argument", operation, `connected to ${formatSocketAddress(this.#remote)}, not ${formatSocketAddress(target)}`);
+      }
+    }
+    if (data.length > MAX_PAYLOAD[target.family]) {
+      throw socketError("datagram-too-large", operation, formatSocketAddress(target), `${data.length} bytes; at most ${MAX_PAYLOAD[target.family]} over ${target.family}`);
+    }
+    if (this.#checkSend !== undefined) {
+      const key = formatSocketAddress(target);
+      if (!this.#allowed.has(key)) {
+        this.#checkSend(target, target.port);
+        this.#allowed.add(key);
+      }
+    }
+    return target;
+  }
+
+  #checkTarget(to: UdpTarget, operation: string): ParsedIp {
+    if (typeof to !== "object" || to === null) throw this.#error("invalid-argument", operation, "expected { address, port }");
+    const parsed = typeof to.address === "string" ? parseIp(to.address) : undefined;
+    if (parsed === undefined) {
+      throw this.#error("invalid-argument", operation, `address must be an IP address (not a name), got ${describeValue(to.address)}`);
+    }
+    if (typeof to.port !== "number" || !Number.isInteger(to.port) || to.port < 1 || to.port > 65535) {
+      throw this.#error("invalid-argument", operation, `port must be an integer from 1 to 65535, got ${describeValue(to.port)}`);
+    }
+    if (parsed.family !== this.localAddress.family) {
+      throw this.#error("invalid-argument", operation, `an ${parsed.family} address on an ${this.localAddress.family} socket`);
+    }
+    return parsed;
+  }
+
+  #checkGroup(group: IpAddress, iface: IpAddress | undefined, operation: string): [IpAddress, IpAddress | undefined] {
+    this.#checkOpen(operation);
+    const parsed = typeof group === "string" ? parseIp(group) : undefined;
+    if (parsed === undefined) throw this.#error("invalid-argument", operation, `group must be an IP address, got ${describeValue(group)}`);
+    if (iface === undefined) return [parsed.address, undefined];
+    const local = typeof iface === "string" ? parseIp(iface) : undefined;
+    if (local === undefined) throw this.#error("invalid-argument", operation, `interfaceAddress must be an IP address, got ${describeValue(iface)}`);
+    return [parsed.address, local.address];
+  }
+
+  #checkTtl(ttl: number, operation: string, min = 1): number {
+    this.#checkOpen(operation);
+    if (typeof ttl !== "number" || !Number.isInteger(ttl) || ttl < min || ttl > 255) {
+      throw this.#error("invalid-argument", operation, `ttl must be an integer from ${min} to 255, got ${describeValue(ttl)}`);
+    }
+    return ttl;
+  }
+
+  #checkOpen(operation: string): void {
+    if (this.#closed) throw this.#error("invalid-state", operation, "socket is closed");
+  }
+
+  #error(code: SocketError["code"], operation: string, detail: string): SocketError {
+    return socketError(code, operation, this.#label, detail);
+  }
+}

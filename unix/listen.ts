@@ -1,0 +1,112 @@
+/**
+ * `unix.listen`: checks its input and the policy, replaces a stale socket file, binds
+ * with the requested mode, and removes the file again when the listener closes.
+ *
+ * @module
+ */
+import fs from "node:fs";
+import { dirname } from "node:path";
+import { describeValue, formatUnixPath } from "../core/address.ts";
+import type { UnixSocketAddress } from "../core/address.ts";
+import type { Driver, RawListener } from "../core/driver.ts";
+import { SocketError, socketError } from "../core/errors.ts";
+import { Listener } from "../core/listener.ts";
+import type { UnixAccessCheck } from "./connect.ts";
+import { checkUnixPath } from "./path.ts";
+import { chmodSocket, fileIdentity, removeIfSame, replaceStale, withModeMask } from "./socket_file.ts";
+
+/**
+ * Options of `unix.listen`.
+ *
+ * @example
+ * ```ts
+ * import type { UnixListenOptions } from "./listen.ts";
+ * const options: UnixListenOptions = { mode: 0o660 };
+ * console.log(options.mode?.toString(8));
+ * ```
+ */
+export interface UnixListenOptions {
+  /**
+   * The socket file's permission bits, from `0` to `0o777` (e.g. `0o660`), in place
+   * before any connection can be made. Default: `0o777` less the process umask. Not for
+   * abstract names, which have no file.
+   */
+  mode?: number;
+  /** The length of the kernel's queue of connections not yet accepted (Node only, as for TCP). */
+  backlog?: number;
+}
+
+/**
+ * Opens a Unix socket listener through `driver`.
+ *
+ * @returns The listener.
+ */
+export async function listenUnix(
+  driver: Driver,
+  checkInbound: UnixAccessCheck,
+  path: string,
+  options: UnixListenOptions = {},
+): Promise<Listener<UnixSocketAddress>> {
+  const operation = "unix.listen";
+  const checked = checkUnixPath(path, operation, driver);
+  if (typeof options !== "object" || options === null) {
+    throw socketError("invalid-argument", operation, "", "options must be an object");
+  }
+  const { mode, backlog } = options;
+  if (mode !== undefined && (typeof mode !== "number" || !Number.isInteger(mode) || mode < 0 || mode > 0o777)) {
+    throw socketError("invalid-argument", operation, "", `mode must be an integer from 0 to 0o777, got ${describeValue(mode)}`);
+  }
+  if (mode !== undefined && checked.abstract) {
+    throw socketError("invalid-argument", operation, "", "an abstract name has no file, so no mode");
+  }
+  if (backlog !== undefined && (typeof backlog !== "number" || !Number.isInteger(backlog) || backlog < 1)) {
+    throw socketError("invalid-argument", operation, "", `backlog must be a positive integer, got ${describeValue(backlog)}`);
+  }
+  checkInbound(checked.policyPath);
+  if (checked.abstract) return new Listener(await bind(driver, path, backlog), "unix");
+  await replaceStale(driver, path);
+  const raw = await bind(driver, path, backlog, mode);
+  if (mode !== undefined) {
+    try {
+      chmodSocket(path, mode);
+    } catch (error) {
+      raw.close();
+      throw error;
+    }
+  }
+  const identity = fileIdentity(path);
+  return new Listener({
+    localAddress: raw.localAddress,
+    accept: () => raw.accept(),
+    close() {
+      raw.close();
+      removeIfSame(path, identity);
+    },
+  }, "unix");
+}
+
+/** Binds and listens; the driver binds synchronously, inside the mode mask. */
+async function bind(driver: Driver, path: string, backlog: number | undefined, mode?: number): Promise<RawListener<UnixSocketAddress>> {
+  try {
+    return await withModeMask(mode, () => driver.unixListen({ path, backlog }));
+  } catch (error) {
+    throw missingDirectory(error, path);
+  }
+}
+
+/**
+ * A bind into a directory that does not exist: the address cannot be bound. Runtimes
+ * disagree on the errno (libuv turns ENOENT into EACCES), so the directory is looked at.
+ */
+function missingDirectory(error: unknown, path: string): unknown {
+  if (!(error instanceof SocketError) || isDirectory(dirname(path))) return error;
+  return socketError("address-not-bindable", "unix.listen", formatUnixPath(path), "no such directory", error.cause);
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return fs.statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
