@@ -24,7 +24,10 @@ export const READ_HIGH_WATER_MARK = 1024 * 1024;
 
 /** Serves reads from pushed chunks; see the module doc. */
 export class ChunkReader {
+  /** Received chunks; those before `#first` are spent, and `#offset` bytes of `#first` are. */
   #chunks: Uint8Array[] = [];
+  #first = 0;
+  #offset = 0;
   #queued = 0;
   #pending: PendingRead | undefined;
   #ended = false;
@@ -103,18 +106,28 @@ export class ChunkReader {
   #copyOut(buffer: Uint8Array): number {
     let written = 0;
     const chunks = this.#chunks;
-    while (written < buffer.length && chunks.length > 0) {
-      const chunk = chunks[0];
+    while (written < buffer.length && this.#first < chunks.length) {
+      const chunk = chunks[this.#first];
+      const start = this.#offset;
+      const available = chunk.length - start;
       const room = buffer.length - written;
-      if (chunk.length <= room) {
-        buffer.set(chunk, written);
-        written += chunk.length;
-        chunks.shift();
+      if (available <= room) {
+        buffer.set(start === 0 ? chunk : chunk.subarray(start), written);
+        written += available;
+        this.#first++;
+        this.#offset = 0;
       } else {
-        buffer.set(chunk.subarray(0, room), written);
+        buffer.set(chunk.subarray(start, start + room), written);
         written += room;
-        chunks[0] = chunk.subarray(room);
+        this.#offset = start + room;
       }
+    }
+    if (this.#first === chunks.length) {
+      chunks.length = 0;
+      this.#first = 0;
+    } else if (this.#first >= 32) {
+      chunks.splice(0, this.#first);
+      this.#first = 0;
     }
     this.#queued -= written;
     if (this.#paused && this.#queued <= this.#highWater / 2) {

@@ -92,9 +92,19 @@ export class Connection<A extends IpSocketAddress | UnixSocketAddress = IpSocket
     if (signal?.aborted) return Promise.reject(signal.reason);
     this.#reading = true;
     const done = this.#raw.read(buffer);
-    if (signal === undefined) return done.finally(() => (this.#reading = false));
+    if (signal === undefined) return done.then(this.#readDone, this.#readFailed);
     return this.#abortable(done, signal);
   }
+
+  // Made once, not per read: reads are the hot path.
+  readonly #readDone = (count: number | null): number | null => {
+    this.#reading = false;
+    return count;
+  };
+  readonly #readFailed = (error: unknown): never => {
+    this.#reading = false;
+    throw error;
+  };
 
   #abortable(done: Promise<number | null>, signal: AbortSignal): Promise<number | null> {
     return new Promise((resolve, reject) => {

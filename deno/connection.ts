@@ -51,11 +51,11 @@ export class DenoConnection<A extends Address> implements RawConnection<A> {
   }
 
   async write(bytes: Uint8Array): Promise<void> {
-    const operation = `${this.#protocol}.write`;
     try {
       let offset = await this.#conn.write(bytes);
       while (offset < bytes.length) offset += await this.#conn.write(bytes.subarray(offset));
     } catch (error) {
+      const operation = `${this.#protocol}.write`;
       if (this.#isClosed) throw socketError("invalid-state", operation, this.#target, "connection is closed");
       throw this.#fail(error, operation);
     }

@@ -64,14 +64,18 @@ export class NodeConnection<A extends IpSocketAddress | UnixSocketAddress> imple
   }
 
   write(bytes: Uint8Array): Promise<void> {
-    const operation = `${this.#protocol}.write`;
     if (this.#failure !== undefined) {
+      const operation = `${this.#protocol}.write`;
       return Promise.reject(socketError(this.#failure.code, operation, this.#target, undefined, this.#failure.cause));
     }
     return new Promise((resolve, reject) => {
       this.#socket.write(bytes, (error) => {
-        if (error === undefined || error === null) resolve();
-        else reject(this.#failure !== undefined
+        if (error === undefined || error === null) {
+          resolve();
+          return;
+        }
+        const operation = `${this.#protocol}.write`;
+        reject(this.#failure !== undefined
           ? socketError(this.#failure.code, operation, this.#target, undefined, error)
           : nodeError(error, operation, this.#target));
       });
