@@ -2,10 +2,11 @@
 // Runs one or more bench files on Node, Deno and Bun in turn (all from this repo's
 // node_modules/.bin), streaming their output, then prints each run's final line.
 //
-//   node bench/run.mjs BENCH [BENCH...] [--runtime node|deno|bun]... [-- ARGS...]
+//   node bench/run.mjs BENCH [BENCH...] [--runtime node|deno|deno-unstable-net|bun]... [-- ARGS...]
 //
 //   BENCH            a bench file, e.g. bench/tcp_throughput.ts or just tcp_throughput
-//   --runtime NAME   run only this runtime (repeatable; default: all three)
+//   --runtime NAME   run only this runtime (repeatable; default: node, deno and bun);
+//                    deno-unstable-net is Deno with --unstable-net (Deno.listenDatagram)
 //   -- ARGS...       passed to every bench, e.g. `-- --mib 256 --rounds 5` or `-- --json`
 //
 // A run is killed after RUN_TIMEOUT_MS. The exit status is non-zero when any run fails.
@@ -21,17 +22,20 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const BIN = path.join(ROOT, "node_modules", ".bin");
 const RUN_TIMEOUT_MS = 15 * 60 * 1000;
 const RUNTIMES = ["node", "deno", "bun"];
+/** Runtimes only run when asked for with --runtime. */
+const EXTRA_RUNTIMES = ["deno-unstable-net"];
 
 /** How each runtime runs a TypeScript file. */
 const COMMANDS = {
   node: (file) => [path.join(BIN, "node"), [file]],
   deno: (file) => [path.join(BIN, "deno"), ["run", "-A", file]],
+  "deno-unstable-net": (file) => [path.join(BIN, "deno"), ["run", "-A", "--unstable-net", file]],
   bun: (file) => [path.join(BIN, "bun"), [file]],
 };
 
 function usage(message) {
   if (message) console.error(`run.mjs: ${message}`);
-  console.error("usage: node bench/run.mjs BENCH [BENCH...] [--runtime node|deno|bun]... [-- ARGS...]");
+  console.error("usage: node bench/run.mjs BENCH [BENCH...] [--runtime node|deno|deno-unstable-net|bun]... [-- ARGS...]");
   process.exit(2);
 }
 
@@ -53,7 +57,7 @@ const runtimes = [];
 for (let i = 0; i < own.length; i++) {
   if (own[i] === "--runtime") {
     const name = own[++i];
-    if (!RUNTIMES.includes(name)) usage(`unknown runtime ${JSON.stringify(name)}`);
+    if (!RUNTIMES.includes(name) && !EXTRA_RUNTIMES.includes(name)) usage(`unknown runtime ${JSON.stringify(name)}`);
     runtimes.push(name);
   } else if (own[i].startsWith("-")) usage(`unknown option ${own[i]}`);
   else benches.push(resolveBench(own[i]));

@@ -14,8 +14,9 @@
  *                  the table then goes to stderr
  *   --only SIDE    run only `unisock` or `native` (for profiling one side; no ratio)
  *
- * Each round opens a fresh listener and connection and sends the whole amount from a
- * client to the accepted server side in 64 KiB chunks; the clock runs from when both ends
+ * Each round (bench/stream_throughput.ts, shared with uds_vs_tcp.ts) opens a fresh listener
+ * and connection and sends the whole amount from a client to the accepted server side in
+ * 64 KiB chunks; the clock runs from when both ends
  * are connected until the client finished sending (FIN included) and the server has read
  * every byte up to end of stream. A warm-up round of each side comes first and is not
  * counted; then the sides alternate, swapping which goes first every round. MB = 10^6 bytes.
@@ -34,368 +35,23 @@
  *
  * @module
  */
-import net from "node:net";
 import process from "node:process";
-import { setTimeout as timerFor } from "node:timers";
-import { tcp } from "../mod.ts";
-import type { BunApi, BunSocket } from "../bun/bun_api.ts";
-import type { DenoApi, DenoTcpConn } from "../deno/deno_api.ts";
+import { median, pad, round1, round3, runMain, runtime, runtimeVersion } from "./common.ts";
+import { CHUNK, HOST, measure, MIB, nativeApi, nativeRound, parseStreamOptions, unisockRound } from "./stream_throughput.ts";
+import type { Figures, RoundFn, StreamTarget } from "./stream_throughput.ts";
 
 const BENCH = "tcp_throughput";
-const HOST = "127.0.0.1";
-const CHUNK = 64 * 1024;
-const MIB = 1024 * 1024;
 
-type Runtime = "node" | "deno" | "bun";
 type Side = "unisock" | "native";
+const SIDES: readonly Side[] = ["unisock", "native"];
 
-const globals = globalThis as unknown as {
-  Deno?: DenoApi & { version: { deno: string } };
-  Bun?: BunApi & { version: string };
-};
-
-const runtime: Runtime = globals.Deno !== undefined ? "deno" : globals.Bun !== undefined ? "bun" : "node";
-const runtimeVersion = globals.Deno?.version.deno ?? globals.Bun?.version ?? process.versions.node;
-
-// ---------------------------------------------------------------------------
-// Options
-// ---------------------------------------------------------------------------
-
-interface Options {
-  mib: number;
-  rounds: number;
-  timeoutMs: number;
-  json: boolean;
-  only: Side | undefined;
-}
-
-function usage(message?: string): never {
-  if (message !== undefined) console.error(`${BENCH}: ${message}`);
-  console.error(`usage: ${BENCH}.ts [--mib N] [--rounds N] [--timeout SECONDS] [--json] [--only unisock|native]`);
-  process.exit(message === undefined ? 0 : 2);
-}
-
-function positive(name: string, text: string | undefined, integer: boolean): number {
-  const value = Number(text);
-  if (text === undefined || text === "" || !Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
-    usage(`${name} must be a positive ${integer ? "integer" : "number"}, got ${JSON.stringify(text)}`);
-  }
-  return value;
-}
-
-function parseSide(text: string | undefined): Side {
-  if (text !== "unisock" && text !== "native") usage(`--only takes unisock or native, got ${JSON.stringify(text)}`);
-  return text;
-}
-
-function parseOptions(args: string[]): Options {
-  const env = process.env;
-  const options: Options = {
-    mib: positive("BENCH_MIB", env.BENCH_MIB ?? "1024", false),
-    rounds: positive("BENCH_ROUNDS", env.BENCH_ROUNDS ?? "3", true),
-    timeoutMs: positive("BENCH_TIMEOUT_S", env.BENCH_TIMEOUT_S ?? "60", false) * 1000,
-    json: env.BENCH_JSON === "1" || env.BENCH_JSON === "true",
-    only: undefined,
-  };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    const [flag, inline] = arg.startsWith("--") && arg.includes("=") ? arg.split("=", 2) : [arg, undefined];
-    const value = (): string | undefined => inline ?? args[++i];
-    if (flag === "--mib") options.mib = positive("--mib", value(), false);
-    else if (flag === "--rounds") options.rounds = positive("--rounds", value(), true);
-    else if (flag === "--timeout") options.timeoutMs = positive("--timeout", value(), false) * 1000;
-    else if (flag === "--json") options.json = true;
-    else if (flag === "--only") options.only = parseSide(value());
-    else if (flag === "--help" || flag === "-h") usage();
-    else usage(`unknown argument ${JSON.stringify(arg)}`);
-  }
-  return options;
-}
-
-// ---------------------------------------------------------------------------
-// One round of each side. Each returns its wall-clock and CPU time, and registers
-// what must be closed afterwards (or on timeout) with `defer`.
-// ---------------------------------------------------------------------------
-
-type Defer = (cleanup: () => void) => void;
-type RoundFn = (total: number, defer: Defer) => Promise<Sample>;
-
-/** Wall-clock and CPU (user + system, whole process: both ends and the kernel's work for them) time. */
-interface Sample {
-  wallMs: number;
-  cpuMs: number;
-}
-
-function clock(): Sample {
-  const cpu = process.cpuUsage();
-  return { wallMs: performance.now(), cpuMs: (cpu.user + cpu.system) / 1000 };
-}
-
-function since(start: Sample): Sample {
-  const now = clock();
-  return { wallMs: now.wallMs - start.wallMs, cpuMs: now.cpuMs - start.cpuMs };
-}
-
-/** The bytes sent, never modified, so every write may reuse it. */
-const CHUNK_BYTES = new Uint8Array(CHUNK).map((_, i) => i & 0xff);
-
-function checkReceived(side: string, received: number, total: number): void {
-  if (received !== total) throw new Error(`${side}: received ${received} bytes, sent ${total}`);
-}
-
-const unisockRound: RoundFn = async (total, defer) => {
-  const listener = await tcp.listen({ hostname: HOST, port: 0 });
-  defer(() => listener.close());
-  const accepted = listener.accept();
-  const client = await tcp.connect({ hostname: HOST, port: listener.localAddress.port });
-  defer(() => client.close());
-  const server = await accepted;
-  defer(() => server.close());
-
-  const start = clock();
-  const receiving = (async () => {
-    const buffer = new Uint8Array(CHUNK);
-    let received = 0;
-    let count: number | null;
-    while ((count = await server.read(buffer)) !== null) received += count;
-    return received;
-  })();
-  const sending = (async () => {
-    let remaining = total;
-    for (; remaining >= CHUNK; remaining -= CHUNK) await client.write(CHUNK_BYTES);
-    if (remaining > 0) await client.write(CHUNK_BYTES.subarray(0, remaining));
-    await client.closeWrite();
-  })();
-  const [received] = await Promise.all([receiving, sending]);
-  const elapsed = since(start);
-  checkReceived("unisock", received, total);
-  return elapsed;
-};
-
-const nodeRound: RoundFn = async (total, defer) => {
-  let serverSocket!: net.Socket;
-  let onAccept!: () => void;
-  const acceptedPromise = new Promise<void>((resolve) => (onAccept = resolve));
-  const server = net.createServer((socket) => {
-    serverSocket = socket;
-    defer(() => socket.destroy());
-    onAccept();
-  });
-  defer(() => server.close());
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen({ host: HOST, port: 0 }, () => resolve());
-  });
-  const port = (server.address() as net.AddressInfo).port;
-  const client = net.connect({ host: HOST, port });
-  defer(() => client.destroy());
-  await new Promise<void>((resolve, reject) => {
-    client.once("connect", resolve);
-    client.once("error", reject);
-  });
-  await acceptedPromise;
-
-  const start = clock();
-  const receiving = new Promise<number>((resolve, reject) => {
-    let received = 0;
-    serverSocket.on("data", (chunk: Buffer) => (received += chunk.length));
-    serverSocket.on("end", () => resolve(received));
-    serverSocket.on("error", reject);
-  });
-  const sending = new Promise<void>((resolve, reject) => {
-    client.on("error", reject);
-    let remaining = total;
-    const pump = (): void => {
-      while (remaining > 0) {
-        const size = Math.min(remaining, CHUNK);
-        remaining -= size;
-        const more = client.write(size === CHUNK ? CHUNK_BYTES : CHUNK_BYTES.subarray(0, size));
-        if (!more) {
-          client.once("drain", pump);
-          return;
-        }
-      }
-      client.end(() => resolve());
-    };
-    pump();
-  });
-  const [received] = await Promise.all([receiving, sending]);
-  const elapsed = since(start);
-  checkReceived("node:net", received, total);
-  return elapsed;
-};
-
-const denoRound: RoundFn = async (total, defer) => {
-  const deno = globals.Deno!;
-  const listener = deno.listen({ hostname: HOST, port: 0, transport: "tcp" });
-  defer(() => listener.close());
-  const accepted = listener.accept();
-  const client = await deno.connect({ hostname: HOST, port: listener.addr.port, transport: "tcp" });
-  defer(() => closeQuietly(client));
-  const server = await accepted;
-  defer(() => closeQuietly(server));
-
-  const start = clock();
-  const receiving = (async () => {
-    const buffer = new Uint8Array(CHUNK);
-    let received = 0;
-    let count: number | null;
-    while ((count = await server.read(buffer)) !== null) received += count;
-    return received;
-  })();
-  const sending = (async () => {
-    let remaining = total;
-    while (remaining > 0) {
-      const size = Math.min(remaining, CHUNK);
-      const bytes = size === CHUNK ? CHUNK_BYTES : CHUNK_BYTES.subarray(0, size);
-      let offset = await client.write(bytes);
-      while (offset < size) offset += await client.write(bytes.subarray(offset));
-      remaining -= size;
-    }
-    await client.closeWrite();
-  })();
-  const [received] = await Promise.all([receiving, sending]);
-  const elapsed = since(start);
-  checkReceived("Deno.connect", received, total);
-  return elapsed;
-};
-
-function closeQuietly(conn: DenoTcpConn): void {
-  try {
-    conn.close();
-  } catch {
-    // already closed
-  }
-}
-
-interface BunClientState {
-  pump(): void;
-}
-
-const bunRound: RoundFn = async (total, defer) => {
-  const bun = globals.Bun!;
-  let received = 0;
-  let onAccept!: () => void;
-  const acceptedPromise = new Promise<void>((resolve) => (onAccept = resolve));
-  let onEnd!: (received: number) => void;
-  let onServerError!: (error: Error) => void;
-  const receiving = new Promise<number>((resolve, reject) => {
-    onEnd = resolve;
-    onServerError = reject;
-  });
-  const listener = bun.listen<undefined>({
-    hostname: HOST,
-    port: 0,
-    socket: {
-      open: (socket) => {
-        defer(() => socket.terminate());
-        onAccept();
-      },
-      data: (_socket, data) => void (received += data.length),
-      end: () => onEnd(received),
-      close: () => onEnd(received),
-      error: (_socket, error) => onServerError(error),
-    },
-  });
-  defer(() => listener.stop(true));
-
-  let onClientError!: (error: Error) => void;
-  const client: BunSocket<BunClientState> = await bun.connect<BunClientState>({
-    hostname: HOST,
-    port: listener.port,
-    socket: {
-      drain: (socket) => socket.data?.pump(),
-      error: (_socket, error) => onClientError(error),
-      close: (_socket, error) => onClientError(error ?? new Error("Bun.connect: the socket closed early")),
-    },
-  });
-  defer(() => client.terminate());
-  await acceptedPromise;
-
-  const start = clock();
-  const sending = new Promise<void>((resolve, reject) => {
-    onClientError = reject;
-    let remaining = total;
-    let rest: Uint8Array | undefined;
-    client.data = {
-      pump() {
-        for (;;) {
-          if (rest === undefined) {
-            if (remaining === 0) {
-              resolve(); // before end(): Bun runs the 'close' handler within end()
-              client.end();
-              return;
-            }
-            const size = Math.min(remaining, CHUNK);
-            remaining -= size;
-            rest = size === CHUNK ? CHUNK_BYTES : CHUNK_BYTES.subarray(0, size);
-          }
-          const written = client.write(rest);
-          if (written < rest.length) {
-            // Bun keeps nothing it did not take: the rest goes on the next 'drain'.
-            if (written > 0) rest = rest.subarray(written);
-            return;
-          }
-          rest = undefined;
-        }
-      },
-    };
-    client.data.pump();
-  });
-  const [count] = await Promise.all([receiving, sending]);
-  const elapsed = since(start);
-  checkReceived("Bun.connect", count, total);
-  return elapsed;
-};
-
-const nativeRound: RoundFn = runtime === "deno" ? denoRound : runtime === "bun" ? bunRound : nodeRound;
-const NATIVE_API = runtime === "deno" ? "Deno.connect/Deno.listen" : runtime === "bun" ? "Bun.connect/Bun.listen" : "node:net";
-
-/** One round's figures: MB/s, and CPU seconds spent per GB moved. */
-interface Figures {
-  mbps: number;
-  cpuPerGB: number;
-}
-
-/** Runs one round under a deadline. */
-async function measure(side: Side, total: number, timeoutMs: number): Promise<Figures> {
-  const round = side === "unisock" ? unisockRound : nativeRound;
-  const cleanups: (() => void)[] = [];
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`${side} round did not finish within ${timeoutMs / 1000} s`)),
-      timeoutMs,
-    );
-  });
-  try {
-    const sample = await Promise.race([round(total, (cleanup) => cleanups.push(cleanup)), timeout]);
-    return { mbps: total / 1e6 / (sample.wallMs / 1000), cpuPerGB: sample.cpuMs / 1000 / (total / 1e9) };
-  } finally {
-    clearTimeout(timer);
-    for (const cleanup of cleanups.reverse()) {
-      try {
-        cleanup();
-      } catch {
-        // best effort
-      }
-    }
-  }
-}
+const TCP = (): StreamTarget => ({ transport: "tcp" });
+const ROUNDS: Record<Side, RoundFn> = { unisock: unisockRound(TCP), native: nativeRound(TCP) };
+const NATIVE_API = nativeApi("tcp");
 
 // ---------------------------------------------------------------------------
 // Report
 // ---------------------------------------------------------------------------
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
-
-const round1 = (value: number): number => Math.round(value * 10) / 10;
-const round3 = (value: number): number => Math.round(value * 1000) / 1000;
-const pad = (text: string, width: number): string => text.padStart(width);
 
 function row(label: string, order: string, unisock: Figures | undefined, native: Figures | undefined, note = ""): string {
   const mbps = (figures: Figures | undefined) => pad(figures?.mbps.toFixed(1) ?? "-", 13);
@@ -404,7 +60,7 @@ function row(label: string, order: string, unisock: Figures | undefined, native:
 }
 
 async function main(): Promise<void> {
-  const options = parseOptions(process.argv.slice(2));
+  const options = parseStreamOptions(BENCH, process.argv.slice(2), SIDES);
   const total = Math.round(options.mib * MIB);
   const print = options.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
 
@@ -424,7 +80,7 @@ async function main(): Promise<void> {
     const both: Side[] = round % 2 === 0 ? ["unisock", "native"] : ["native", "unisock"];
     const order = options.only === undefined ? both : [options.only];
     const figures: Partial<Record<Side, Figures>> = {};
-    for (const side of order) figures[side] = await measure(side, total, options.timeoutMs);
+    for (const side of order) figures[side] = await measure(side, ROUNDS[side], total, options.timeoutMs);
     if (round > 0) for (const side of order) results[side].push(figures[side]!);
     const label = round === 0 ? "warm-up" : String(round);
     print(row(label, order.join(","), figures.unisock, figures.native, round === 0 ? "  (not counted)" : ""));
@@ -475,21 +131,4 @@ async function main(): Promise<void> {
   }
 }
 
-/**
- * Ends the run. Not with `process.exit()` straight away: Node 24 can hang for good inside it
- * when a background compile job is waiting for a GC (nodejs/node#54918; seen here once).
- * Everything is closed by now, so the event loop drains and the process ends by itself;
- * the unref'd timer only forces the exit if some handle stayed open.
- */
-function finish(code: number): void {
-  process.exitCode = code;
-  timerFor(() => process.exit(code), 3000).unref();
-}
-
-main().then(
-  () => finish(0),
-  (error: unknown) => {
-    console.error(`${BENCH} ${runtime} ${runtimeVersion}: FAILED:`, error);
-    finish(1);
-  },
-);
+runMain(BENCH, main);

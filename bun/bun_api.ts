@@ -70,7 +70,9 @@ export interface BunUdpHandler {
 
 /** The `Bun` global, as far as the driver goes. */
 export interface BunApi {
-  udpSocket(options: { hostname: string; port: number; socket?: BunUdpHandler }): Promise<BunUdpSocket>;
+  udpSocket(
+    options: { hostname: string; port: number; binaryType?: "uint8array"; socket?: BunUdpHandler },
+  ): Promise<BunUdpSocket>;
   connect<T>(options: {
     hostname: string;
     port: number;

@@ -101,5 +101,7 @@ export const bunDriver: Driver = {
   unixAbstract: process.platform === "linux",
   unixConnect: bunUnixConnect,
   unixListen: bunUnixListen,
+  unixDatagramUnsupported: () =>
+    "Bun.udpSocket binds IP addresses only, and Bun.listen/Bun.connect with `unix` are stream sockets",
   lookup,
 };

@@ -24,14 +24,16 @@ export async function bunUdpBind(request: UdpBindRequest, sink: DatagramSink): P
   let socket;
   try {
     socket = await bun().udpSocket({
+      binaryType: "uint8array",
       hostname: request.address,
       port: request.port,
       socket: {
         data: (_socket, data, port, address) => {
           if (closed) return;
-          // A plain Uint8Array view (no copy), the type every runtime gives.
-          const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-          sink.message({ data: bytes, address: ipSocketAddress(address, port).address, port });
+          // binaryType "uint8array" gives a plain Uint8Array, the type every runtime gives;
+          // an IPv4 sender's address is already canonical.
+          const canonical = address.includes(":") ? ipSocketAddress(address, port).address : address;
+          sink.message({ data, address: canonical, port });
         },
         drain: () => {
           for (const wake of drains.splice(0)) wake();

@@ -128,6 +128,39 @@ export interface UnixListenRequest {
   backlog?: number;
 }
 
+/** What a driver needs to bind a Unix datagram socket (the portable layer has dealt with stale files and mode). */
+export interface UnixDatagramBindRequest {
+  /** A file path, or `"\0name"` for a Linux abstract name (only when `unixAbstract`). */
+  path: string;
+}
+
+/** One received Unix datagram; `path` is the sender's, `""` for an unbound sender. */
+export interface RawUnixDatagram {
+  data: Uint8Array;
+  path: string;
+}
+
+/**
+ * A bound Unix datagram socket as a driver gives it. Receiving is pulled, one call at a
+ * time, since Deno's socket cannot send while a receive waits on it.
+ */
+export interface RawUnixDatagramSocket {
+  readonly localAddress: UnixSocketAddress;
+  /**
+   * The next datagram (`data` is the caller's to keep); rejects with `invalid-state` once
+   * closed. It cannot be cancelled but by `close()`.
+   */
+  receive(): Promise<RawUnixDatagram>;
+  /**
+   * Sends one datagram to the socket at `path`; resolves once the runtime no longer needs
+   * `data`. Rejects with `not-supported` while a `receive` waits, where the runtime cannot
+   * do both at once (Deno).
+   */
+  send(data: Uint8Array, path: string): Promise<void>;
+  /** Releases the socket (the file stays; the portable layer removes it); a pending `receive` rejects. */
+  close(): void;
+}
+
 /** One runtime's implementation of everything unisock does natively. */
 export interface Driver {
   readonly name: DriverName;
@@ -138,6 +171,13 @@ export interface Driver {
   readonly unixAbstract: boolean;
   unixConnect(request: UnixConnectRequest): Promise<RawConnection<UnixSocketAddress>>;
   unixListen(request: UnixListenRequest): Promise<RawListener<UnixSocketAddress>>;
+  /**
+   * Why this runtime cannot bind Unix datagram sockets, or undefined where
+   * `unixDatagramBind` works. Asked before any file is touched.
+   */
+  unixDatagramUnsupported(): string | undefined;
+  /** Binds a Unix datagram socket synchronously inside the call (for the mode mask); absent where unsupported. */
+  unixDatagramBind?(request: UnixDatagramBindRequest): Promise<RawUnixDatagramSocket>;
   /** Whether `lookup` answers from `/etc/hosts` itself (false for Deno's `resolveDns`). */
   readonly lookupReadsHosts: boolean;
   /**

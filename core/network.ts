@@ -6,12 +6,18 @@
  */
 import type { IpAddress, IpSocketAddress, ParsedIp, UnixSocketAddress } from "./address.ts";
 import type { Connection } from "./connection.ts";
-import { formatUnixPath } from "./address.ts";
+import { formatSocketAddress, formatUnixPath, parseIp } from "./address.ts";
 import type { Driver } from "./driver.ts";
 import { socketError } from "./errors.ts";
 import type { Listener } from "./listener.ts";
 import type { AccessRequest, NetworkPolicy } from "./policy.ts";
 import { ALLOW_ALL } from "./policy.ts";
+import { RulePolicy } from "./capability/compiled.ts";
+import { intersectPolicies } from "./capability/intersect.ts";
+import type { NetworkPolicyInit } from "./capability/rules.ts";
+import { udpPeerFilter } from "./capability/udp_peers.ts";
+import type { PeerFilter } from "../udp/bind.ts";
+import { normalizeName } from "../resolve/names.ts";
 import { bindUdp } from "../udp/bind.ts";
 import type { UdpBindOptions } from "../udp/bind.ts";
 import type { UdpSocket } from "../udp/socket.ts";
@@ -27,6 +33,9 @@ import { connectUnix } from "../unix/connect.ts";
 import type { UnixConnectOptions } from "../unix/connect.ts";
 import { listenUnix } from "../unix/listen.ts";
 import type { UnixListenOptions } from "../unix/listen.ts";
+import { bindUnixDatagram } from "../unix/bind_datagram.ts";
+import type { UnixDatagramBindOptions } from "../unix/bind_datagram.ts";
+import type { UnixDatagramSocket } from "../unix/datagram_socket.ts";
 
 /**
  * The TCP operations of a {@linkcode Network}.
@@ -103,6 +112,15 @@ export interface UnixOperations {
    * @returns The listener; closing it removes the socket file.
    */
   listen(path: string, options?: UnixListenOptions): Promise<Listener<UnixSocketAddress>>;
+  /**
+   * Binds a Unix datagram socket (Deno under `--unstable-net`; `not-supported` elsewhere),
+   * replacing a stale socket file.
+   *
+   * @param path The socket file, or `"\0name"` for a Linux abstract name.
+   * @param options The socket file's mode.
+   * @returns The socket; closing it removes the socket file.
+   */
+  bindDatagram(path: string, options?: UnixDatagramBindOptions): Promise<UnixDatagramSocket>;
 }
 
 /**
@@ -126,6 +144,7 @@ export class Network {
   readonly #driver: Driver;
   readonly #policy: NetworkPolicy;
   readonly #resolvers: NamedResolvers;
+  readonly #resolver: ResolveOptions["resolver"];
   #wire: Resolver | undefined;
 
   /**
@@ -136,33 +155,52 @@ export class Network {
    * @param policy What the handle may do.
    * @param fallback The resolver `"wire"` means, and the system resolver's fallback
    *   (a `WireResolver` with the system's configuration when omitted).
+   * @param resolver The resolver names are resolved with when a call names none
+   *   (`"system"` when omitted).
    */
-  constructor(driver: Driver, policy: NetworkPolicy, fallback?: Resolver) {
+  constructor(driver: Driver, policy: NetworkPolicy, fallback?: Resolver, resolver?: ResolveOptions["resolver"]) {
     this.#driver = driver;
     this.#policy = policy;
     this.#wire = fallback;
+    this.#resolver = resolver;
     const wire = (): Resolver => (this.#wire ??= new WireResolver({}, driver));
     this.#resolvers = { system: systemResolver(driver, wire), wire };
-    const resolveName = (name: string, signal: AbortSignal | undefined) => this.resolveAddresses(name, { signal });
+    const resolverFor = (operation: string) => (name: string, signal: AbortSignal | undefined) =>
+      this.#resolve(name, { signal }, operation);
     const outbound = (address: ParsedIp, port: number, hostname: string) =>
-      this.#check({ kind: "outbound", protocol: "tcp", address, port, hostname }, "tcp.connect", hostname);
+      this.#check({ kind: "outbound", protocol: "tcp", address, port, hostname }, "tcp.connect", formatSocketAddress({ address: hostname, port }));
     const inbound = (address: ParsedIp, port: number, hostname: string) =>
-      this.#check({ kind: "inbound", protocol: "tcp", address, port, hostname }, "tcp.listen", hostname);
+      this.#check({ kind: "inbound", protocol: "tcp", address, port, hostname }, "tcp.listen", formatSocketAddress({ address: hostname, port }));
     this.tcp = {
-      connect: (remote, options) => connectTcp(this.#driver, resolveName, outbound, remote, options),
-      listen: (options) => listenTcp(this.#driver, resolveName, inbound, options),
+      connect: (remote, options) => connectTcp(this.#driver, resolverFor("tcp.connect"), outbound, remote, options),
+      listen: (options) => listenTcp(this.#driver, resolverFor("tcp.listen"), inbound, options),
     };
     const unixOutbound = (path: string) => this.#check({ kind: "outbound-unix", path }, "unix.connect", formatUnixPath(path));
     const unixInbound = (path: string) => this.#check({ kind: "inbound-unix", path }, "unix.listen", formatUnixPath(path));
+    const unixBindDatagram = (path: string) =>
+      this.#check({ kind: "inbound-unix", path }, "unix.bindDatagram", formatUnixPath(path));
+    const unixSend = policy === ALLOW_ALL ? undefined : (path: string) =>
+      this.#check({ kind: "outbound-unix", path }, "unix.send", formatUnixPath(path));
     this.unix = {
       connect: (path, options) => connectUnix(this.#driver, unixOutbound, path, options),
       listen: (path, options) => listenUnix(this.#driver, unixInbound, path, options),
+      bindDatagram: (path, options) => bindUnixDatagram(this.#driver, unixBindDatagram, unixSend, path, options),
     };
-    const udpInbound = (address: ParsedIp, port: number, hostname: string) =>
-      this.#check({ kind: "inbound", protocol: "udp", address, port, hostname }, "udp.bind", hostname);
+    const udpInbound = (address: ParsedIp, port: number, hostname: string): PeerFilter | undefined => {
+      const denial = this.#policy.check({ kind: "inbound", protocol: "udp", address, port, hostname });
+      if (denial === undefined) return undefined;
+      // Port 0 with an outbound UDP rule: a client socket, hearing only peers it may send to.
+      if (port === 0 && this.#policy.hasOutbound?.("udp") === true) return udpPeerFilter(this.#policy);
+      const client = port === 0 ? "; a client socket on port 0 needs an --allow-outbound=udp:// rule instead" : "";
+      throw socketError("access-denied", "udp.bind", formatSocketAddress({ address: hostname, port }), denial + client);
+    };
     const udpOutbound = policy === ALLOW_ALL ? undefined : (address: ParsedIp, port: number) =>
-      this.#check({ kind: "outbound", protocol: "udp", address, port, hostname: address.address }, "udp.send", address.address);
-    this.udp = { bind: (options) => bindUdp(this.#driver, resolveName, udpInbound, udpOutbound, options) };
+      this.#check(
+        { kind: "outbound", protocol: "udp", address, port, hostname: address.address },
+        "udp.send",
+        formatSocketAddress({ address: address.address, port }),
+      );
+    this.udp = { bind: (options) => bindUdp(this.#driver, resolverFor("udp.bind"), udpInbound, udpOutbound, options) };
   }
 
   /** The driver's name: `node`, `deno` or `bun`. */
@@ -178,14 +216,46 @@ export class Network {
    * @returns The addresses, never empty.
    */
   resolveAddresses(name: string, options?: ResolveOptions): Promise<IpAddress[]> {
-    if (typeof name === "string") {
+    return this.#resolve(name, options, "resolve");
+  }
+
+  /**
+   * A narrower handle: it allows what this one allows and `policy` allows too, never
+   * more. It keeps this handle's driver and resolver.
+   *
+   * @param policy Rules in object form or flag strings, as for `createNetwork`.
+   * @returns The narrower handle.
+   *
+   * @example Hand a plugin part of what you were given
+   * ```ts
+   * import { createNetwork } from "../mod.ts";
+   * const app = createNetwork({ outbound: ["tcp://127.0.0.1:*"] });
+   * const plugin = app.restrict({ outbound: ["tcp://127.0.0.1:6379", "tcp://*:*"] });
+   * // plugin may reach 127.0.0.1:6379 only: "tcp://*:*" cannot widen what app has.
+   * console.log(plugin.driverName === app.driverName);
+   * ```
+   */
+  restrict(policy: NetworkPolicyInit): Network {
+    const narrowed = intersectPolicies(this.#policy, new RulePolicy(policy, "network.restrict"));
+    return new Network(this.#driver, narrowed, this.#wire, this.#resolver);
+  }
+
+  /** Checks the name with the policy (after its syntax: `127.1` is invalid, not denied), then resolves. */
+  #resolve(name: string, options: ResolveOptions | undefined, operation: string): Promise<IpAddress[]> {
+    let chosen = options;
+    const plain = options === undefined || (typeof options === "object" && options !== null && options.resolver === undefined);
+    if (this.#resolver !== undefined && plain) {
+      chosen = { ...options, resolver: this.#resolver };
+    }
+    if (this.#policy !== ALLOW_ALL && typeof name === "string") {
       try {
-        this.#check({ kind: "resolve", name }, "resolve", name);
+        if (parseIp(name) === undefined) normalizeName(name, operation);
+        this.#check({ kind: "resolve", name }, operation, name);
       } catch (error) {
         return Promise.reject(error);
       }
     }
-    return resolveName(this.#resolvers, name, options);
+    return resolveName(this.#resolvers, name, chosen);
   }
 
   #check(request: AccessRequest, operation: string, target: string): void {

@@ -16,7 +16,12 @@ export type AccessRequest =
 /** Decides requests. Returns undefined to allow, or the reason it denies (naming the flag that would allow). */
 export interface NetworkPolicy {
   check(request: AccessRequest): string | undefined;
+  /**
+   * True when some outbound rule of `protocol` exists. A UDP socket may then bind an
+   * ephemeral port without an inbound rule, as a client that hears only its allowed peers.
+   */
+  hasOutbound?(protocol: "tcp" | "udp"): boolean;
 }
 
 /** Allows all that the runtime allows: the policy of the module-level functions. */
-export const ALLOW_ALL: NetworkPolicy = { check: () => undefined };
+export const ALLOW_ALL: NetworkPolicy = { check: () => undefined, hasOutbound: () => true };

@@ -77,12 +77,28 @@ export interface DenoDatagramConn {
   close(): void;
 }
 
+/** `Deno.UnixAddr` of a `unixpacket` (SOCK_DGRAM) socket: `path` is null for an unbound one. */
+export interface DenoUnixPacketAddr {
+  transport: "unixpacket";
+  path: string | null;
+}
+
+/** `Deno.DatagramConn` over a Unix datagram socket (`transport: "unixpacket"`, needs `--unstable-net`). */
+export interface DenoUnixDatagramConn {
+  readonly addr: DenoUnixPacketAddr;
+  /** The datagram is a view on `buffer`; a longer one is cut to its length. */
+  receive(buffer?: Uint8Array): Promise<[Uint8Array, DenoUnixPacketAddr]>;
+  send(data: Uint8Array, to: { transport: "unixpacket"; path: string }): Promise<number>;
+  close(): void;
+}
+
 /** The `Deno` namespace, as far as the driver goes. */
 export interface DenoApi {
   /** Only present under `--unstable-net`. */
-  listenDatagram?: (
-    options: { hostname: string; port: number; transport: "udp"; reuseAddress?: boolean; ipv6Only?: boolean },
-  ) => DenoDatagramConn;
+  listenDatagram?: {
+    (options: { hostname: string; port: number; transport: "udp"; reuseAddress?: boolean; ipv6Only?: boolean }): DenoDatagramConn;
+    (options: { transport: "unixpacket"; path: string }): DenoUnixDatagramConn;
+  };
   connect(options: { hostname: string; port: number; transport?: "tcp"; signal?: AbortSignal }): Promise<DenoTcpConn>;
   listen(options: { hostname: string; port: number; transport?: "tcp" }): DenoTcpListener;
   connect(options: { transport: "unix"; path: string }): Promise<DenoUnixConn>;

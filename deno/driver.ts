@@ -20,6 +20,7 @@ import { socketError } from "../core/errors.ts";
 import { DenoConnection, denoListener } from "./connection.ts";
 import { denoError } from "./errors.ts";
 import { denoUnixConnect, denoUnixListen } from "./unix.ts";
+import { denoUnixDatagramBind, denoUnixDatagramUnsupported } from "./unix_datagram.ts";
 import { denoUdpBind } from "./udp.ts";
 import { deno } from "./deno_api.ts";
 import type { DenoTcpConn, DenoTcpListener } from "./deno_api.ts";
@@ -95,5 +96,7 @@ export const denoDriver: Driver = {
   unixAbstract: process.platform === "linux",
   unixConnect: denoUnixConnect,
   unixListen: denoUnixListen,
+  unixDatagramUnsupported: denoUnixDatagramUnsupported,
+  unixDatagramBind: denoUnixDatagramBind,
   lookup,
 };

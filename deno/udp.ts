@@ -42,10 +42,12 @@ export function denoUdpBind(request: UdpBindRequest, sink: DatagramSink): Promis
   let closed = false;
   const memberships = new Map<string, DenoMembership>();
   const multicast: { ttl?: number; loopback?: boolean } = {};
+  const buffer = new Uint8Array(MAX_DATAGRAM);
   (async () => {
     while (!closed) {
       try {
-        const [data, from] = await conn.receive(new Uint8Array(MAX_DATAGRAM));
+        // One buffer for every receive; each datagram is copied out at its own length.
+        const [data, from] = await conn.receive(buffer);
         const peer = ipSocketAddress(from.hostname, from.port);
         if (!closed) sink.message({ data: data.slice(), address: peer.address, port: peer.port });
       } catch (error) {

@@ -87,5 +87,6 @@ export const nodeDriver: Driver = {
   unixAbstract: process.platform === "linux",
   unixConnect: nodeUnixConnect,
   unixListen: nodeUnixListen,
+  unixDatagramUnsupported: () => "node:dgram has no Unix domain sockets (its socket types are udp4 and udp6)",
   lookup,
 };

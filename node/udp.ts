@@ -85,7 +85,9 @@ export function nodeUdpBind(request: UdpBindRequest, sink: DatagramSink): Promis
         if (closed) return;
         // A plain Uint8Array view (no copy), the type every runtime gives.
         const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-        sink.message({ data: bytes, address: ipSocketAddress(remote.address, remote.port).address, port: remote.port });
+        // Node gives IPv4 senders as canonical dotted quads; only IPv6 text needs canonicalising.
+        const address = remote.family === "IPv4" ? remote.address : ipSocketAddress(remote.address, remote.port).address;
+        sink.message({ data: bytes, address, port: remote.port });
       });
       socket.on("error", (error: Error) => {
         if (!closed) sink.error(dgramError(error, "udp.receive", label));

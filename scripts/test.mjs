@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // The project's one test command (`npm test`): type checks, then the test suite
-// under tests/ on Node, Deno and Bun, with one summary line per runtime and a final
+// under tests/ on Node, Deno and Bun, then the npm package's smoke test (build,
+// pack, install the tarball, use it on every runtime: scripts/smoke/run.mjs), with
+// one summary line per runtime and for the smoke test, and a final
 // `N passed, N failed` line.
 //
 // Plain ESM JavaScript with no dependencies, so that any Node from 20 on runs it;
@@ -8,17 +10,19 @@
 //
 // Usage:
 //   node scripts/test.mjs [--runtime node|deno|bun]... [--no-check | --check-only]
-//                         [-- FILE|DIR|GLOB...]
+//                         [--smoke | --no-smoke] [-- FILE|DIR|GLOB...]
 //
 //   --runtime NAME   run only this runtime (repeatable; default: all three)
 //   --no-check       skip the type checks (tsc, deno check)
 //   --check-only     run only the type checks (`npm run check`)
+//   --smoke          run the package smoke test even with --runtime or test paths
+//   --no-smoke       skip it (it runs by default in a full run: no --runtime, no paths)
 //   -- ARGS...       test files, directories or globs (relative to the repo root)
 //                    instead of the default tests/**/*_test.ts
 //
 // Exit status is non-zero when a type check fails, a runner exits non-zero, a
 // runner reports failed tests, a runner's summary cannot be read, a runtime ran no
-// test at all, or a runtime's run exceeds RUN_TIMEOUT_MS.
+// test at all, a runtime's run exceeds RUN_TIMEOUT_MS, or a smoke step fails.
 
 import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -82,23 +86,23 @@ const BUN_TEST_FLAGS = [
 // Command line
 // ---------------------------------------------------------------------------
 
-// "deno-unstable-net" runs the datagram tests (UDP, the wire resolver) a second time on
-// Deno with --unstable-net, where the Deno driver uses Deno.listenDatagram instead of
-// Deno's node:dgram: both paths are tested.
+// "deno-unstable-net" runs the datagram tests (UDP, the wire resolver, Unix datagrams) a
+// second time on Deno with --unstable-net, where the Deno driver uses Deno.listenDatagram
+// instead of Deno's node:dgram (and has Unix datagram sockets at all): both paths are tested.
 const RUNTIMES = ["node", "deno", "deno-unstable-net", "bun"];
-const DATAGRAM_TESTS = /(^|\/)(udp|wire)[^/]*_test\.ts$/;
+const DATAGRAM_TESTS = /(^|\/)(udp|wire|unix_datagram)[^/]*_test\.ts$/;
 const binaryOf = (runtime) => (runtime.startsWith("deno") ? "deno" : runtime);
 
 function usage(message) {
   if (message) console.error(`test.mjs: ${message}`);
   console.error(
-    "usage: node scripts/test.mjs [--runtime node|deno|bun]... [--no-check | --check-only] [-- FILE|DIR|GLOB...]",
+    "usage: node scripts/test.mjs [--runtime node|deno|bun]... [--no-check | --check-only] [--smoke | --no-smoke] [-- FILE|DIR|GLOB...]",
   );
   process.exit(2);
 }
 
 function parseArgs(argv) {
-  const options = { runtimes: [], check: true, checkOnly: false, paths: [] };
+  const options = { runtimes: [], check: true, checkOnly: false, paths: [], smoke: undefined };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === "--") {
@@ -115,6 +119,8 @@ function parseArgs(argv) {
       options.check = false;
     } else if (arg === "--check-only") {
       options.checkOnly = true;
+    } else if (arg === "--smoke" || arg === "--no-smoke") {
+      options.smoke = arg === "--smoke";
     } else if (arg === "-h" || arg === "--help") {
       usage();
     } else {
@@ -122,6 +128,10 @@ function parseArgs(argv) {
     }
   }
   if (options.checkOnly && !options.check) usage("--check-only and --no-check exclude each other");
+  if (options.checkOnly && options.smoke) usage("--check-only and --smoke exclude each other");
+  // The smoke test belongs to a full run; a run narrowed to some runtimes or files
+  // leaves it out unless asked for.
+  options.smoke ??= !options.checkOnly && options.runtimes.length === 0 && options.paths.length === 0;
   if (options.runtimes.length === 0) options.runtimes = [...RUNTIMES];
   // Keep the canonical order whatever order they were given in.
   options.runtimes = RUNTIMES.filter((name) => options.runtimes.includes(name));
@@ -416,6 +426,30 @@ function parseBun(text) {
 // The steps
 // ---------------------------------------------------------------------------
 
+/** The package smoke test: its closing line is `smoke: N passed, N failed (T s)`. */
+const SMOKE_TIMEOUT_MS = 5 * 60 * 1000;
+
+async function runSmoke() {
+  const result = await run(process.execPath, [path.join(ROOT, "scripts", "smoke", "run.mjs")], { timeoutMs: SMOKE_TIMEOUT_MS });
+  const text = result.output.replace(ANSI, "").replace(/\r/g, "");
+  const m = lastMatch(text, /^smoke: (\d+) passed, (\d+) failed/gm);
+  const problems = [];
+  if (result.timedOut) problems.push(`killed after ${SMOKE_TIMEOUT_MS / 60000} minutes`);
+  else if (!m) problems.push(`no summary line found in its output (${describeExit(result)})`);
+  else if (result.code !== 0 && Number(m[2]) === 0) problems.push(describeExit(result));
+  const passed = m ? Number(m[1]) : 0;
+  const failed = m ? Number(m[2]) : 0;
+  return {
+    runtime: "smoke",
+    version: "(npm package: build, pack, install, node/deno/bun)",
+    passed,
+    failed,
+    skipped: 0,
+    ok: problems.length === 0 && failed === 0 && passed > 0,
+    problems: passed + failed === 0 && problems.length === 0 ? ["ran no step"] : problems,
+  };
+}
+
 function runtimeCommand(runtime, files) {
   switch (runtime) {
     case "node":
@@ -430,7 +464,7 @@ function runtimeCommand(runtime, files) {
   }
 }
 
-const ENTRY_POINTS = ["mod.ts", "resolve/mod.ts", "tcp/mod.ts", "udp/mod.ts", "unix/mod.ts"];
+const ENTRY_POINTS = ["mod.ts", "resolve/mod.ts", "tcp/mod.ts", "udp/mod.ts", "unix/mod.ts", "cli/mod.ts"];
 const DENO_DOC_NOISE = /Failed resolving types|at file:\/\/.*node_modules\/@types\/node/;
 
 async function typeChecks() {
@@ -507,6 +541,7 @@ async function main() {
         if (selected.length > 0) results.push(await runRuntime(runtime, selected));
       }
     }
+    if (options.smoke) results.push(await runSmoke());
   }
 
   console.log("\n==== summary ====");
@@ -517,7 +552,7 @@ async function main() {
     process.exit(checks.every((c) => c.ok) ? 0 : 1);
   }
   if (files.length === 0) {
-    for (const runtime of options.runtimes) {
+    for (const runtime of options.runtimes.filter((name) => !results.some((r) => r.runtime === name))) {
       results.push({ runtime, version: versionOf(runtime), passed: 0, failed: 0, skipped: 0, ok: false, problems: ["no test files"] });
     }
   }

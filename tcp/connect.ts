@@ -91,10 +91,10 @@ export async function connectTcp(
     if (limit.signal?.aborted) throw limit.signal.reason;
     const literal = parseIp(hostname);
     const addresses = literal !== undefined ? [literal] : (await resolve(hostname, limit.signal)).map(toParsed);
-    for (const address of addresses) checkOutbound(address, port, hostname);
+    const allowed = allowedAddresses(addresses, port, hostname, checkOutbound);
     const candidates = localAddress === undefined
-      ? addresses
-      : addresses.filter((address) => address.family === localAddress.family);
+      ? allowed
+      : allowed.filter((address) => address.family === localAddress.family);
     if (candidates.length === 0) {
       throw socketError("invalid-argument", operation, target, `no ${localAddress?.family} address to reach from ${localAddress?.address}`);
     }
@@ -119,6 +119,27 @@ export async function connectTcp(
   } finally {
     limit.dispose();
   }
+}
+
+/**
+ * The addresses the policy allows, in order: only those are tried. When it allows none,
+ * the first refusal is thrown, before any connection attempt.
+ */
+function allowedAddresses(addresses: ParsedIp[], port: number, hostname: string, check: OutboundCheck): ParsedIp[] {
+  let allowed: ParsedIp[] | undefined;
+  let refusal: unknown;
+  for (let i = 0; i < addresses.length; i++) {
+    try {
+      check(addresses[i], port, hostname);
+      allowed?.push(addresses[i]);
+    } catch (error) {
+      refusal ??= error;
+      allowed ??= addresses.slice(0, i);
+    }
+  }
+  if (allowed === undefined) return addresses;
+  if (allowed.length === 0) throw refusal;
+  return allowed;
 }
 
 function toParsed(address: IpAddress): ParsedIp {

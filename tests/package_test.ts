@@ -10,11 +10,39 @@ describe("package", () => {
   it("deno.json and package.json name the same exports", () => {
     const deno = readJson("deno.json").exports as Record<string, string>;
     const npm = readJson("package.json").exports as Record<string, string | Record<string, string>>;
-    const source = (value: string | Record<string, string>) =>
-      typeof value === "string" ? value : value.source ?? value.default ?? value.import;
     assert.deepEqual(Object.keys(deno).sort(), Object.keys(npm).sort());
-    for (const key of Object.keys(deno)) assert.equal(source(npm[key]), deno[key], key);
-    assert.deepEqual(Object.keys(deno).sort(), [".", "./resolve", "./tcp", "./udp", "./unix"]);
+    assert.deepEqual(Object.keys(deno).sort(), [".", "./cli", "./resolve", "./tcp", "./udp", "./unix"]);
+  });
+
+  it("package.json's exports are dist/ files built from deno.json's sources, types first", () => {
+    // npm ships JavaScript and .d.ts compiled (scripts/build.mjs) from the .ts files that
+    // deno.json exports: `./tcp/mod.ts` -> `./dist/tcp/mod.js` and `./dist/tcp/mod.d.ts`.
+    const deno = readJson("deno.json").exports as Record<string, string>;
+    const npm = readJson("package.json").exports as Record<string, string | Record<string, string>>;
+    const built = (source: string, extension: string) => source.replace(/^\.\//, "./dist/").replace(/\.ts$/, extension);
+    for (const [key, source] of Object.entries(deno)) {
+      const entry = npm[key];
+      assert.equal(typeof entry, "object", `${key}: a conditions object`);
+      const conditions = entry as Record<string, string>;
+      assert.equal(Object.keys(conditions)[0], "types", `${key}: "types" comes first`);
+      assert.equal(conditions.types, built(source, ".d.ts"), `${key}: types`);
+      assert.equal(conditions.default, built(source, ".js"), `${key}: default`);
+      assert.deepEqual(Object.keys(conditions).sort(), ["default", "types"], `${key}: no other condition`);
+    }
+    const pkg = readJson("package.json");
+    assert.equal(pkg.main, built(deno["."], ".js"));
+    assert.equal(pkg.types, built(deno["."], ".d.ts"));
+    assert.deepEqual(pkg.files, ["dist/", "README.md", "LICENSE"]);
+  });
+
+  it("the unisock bin is the built CLI entry, and the CLI starts with a shebang", () => {
+    const pkg = readJson("package.json");
+    const deno = readJson("deno.json").exports as Record<string, string>;
+    assert.equal(deno["./cli"], "./cli/mod.ts");
+    assert.deepEqual(pkg.bin, { unisock: "dist/cli/mod.js" });
+    // tsc keeps a first-line shebang in the emitted JavaScript; npm's bin link needs it.
+    const source = readFileSync(new URL("cli/mod.ts", root), "utf8");
+    assert.ok(source.startsWith("#!/usr/bin/env node\n"), "cli/mod.ts starts with #!/usr/bin/env node");
   });
 
   it("mod.ts exports the contract's names", () => {

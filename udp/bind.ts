@@ -35,8 +35,14 @@ export interface UdpBindOptions {
   receiveQueueSize?: number;
 }
 
-/** Asked before binding: throws `access-denied` when the policy does not allow it. */
-export type BindCheck = (address: ParsedIp, port: number, hostname: string) => void;
+/**
+ * Asked before binding: throws `access-denied` when the policy does not allow it. Returns
+ * undefined when the socket may hear every peer, or a filter of the peers it may hear.
+ */
+export type BindCheck = (address: ParsedIp, port: number, hostname: string) => PeerFilter | undefined;
+
+/** Whether a datagram from `address` (as the runtime reports it) and `port` may be received. */
+export type PeerFilter = (address: string, port: number) => boolean;
 
 const DEFAULT_QUEUE = 1024;
 
@@ -70,7 +76,7 @@ export async function bindUdp(
     const [first] = await resolve(hostname, undefined);
     address = parseIp(first) as ParsedIp;
   }
-  checkBind(address, port, hostname);
+  const hears = checkBind(address, port, hostname);
   const queue = new DatagramQueue<Datagram>(size);
   let socket: UdpSocket | undefined;
   const raw = await driver.udpBind(
@@ -83,6 +89,8 @@ export async function bindUdp(
     },
     {
       message(datagram) {
+        // A peer the policy does not let this socket hear is dropped, as a firewall would.
+        if (hears !== undefined && !hears(datagram.address, datagram.port)) return;
         // Once connected, only the peer's datagrams count.
         const remote = socket?.remoteAddress;
         if (remote === undefined || (datagram.port === remote.port && datagram.address === remote.address)) {

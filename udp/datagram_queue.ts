@@ -26,6 +26,11 @@ export class DatagramQueue<T> {
     this.#capacity = capacity;
   }
 
+  /** How many `take`s wait for a datagram (a receiver that pulls reads while this is > 0). */
+  get waiting(): number {
+    return this.#waiters.length;
+  }
+
   /** Delivers to a waiting receiver, or queues (dropping the oldest when full). */
   push(item: T): void {
     if (this.#failure !== undefined) return;

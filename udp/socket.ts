@@ -11,6 +11,9 @@ import type { Datagram, OutgoingDatagram, RawUdpSocket } from "../core/driver.ts
 import { SocketError, socketError } from "../core/errors.ts";
 import type { DatagramQueue } from "./datagram_queue.ts";
 
+/** How many allowed destinations a socket remembers before it starts asking again. */
+const MAX_REMEMBERED = 4096;
+
 /** The largest UDP payload: 65,535 less the IP and UDP headers. */
 const MAX_PAYLOAD: Record<IpFamily, number> = { ipv4: 65_507, ipv6: 65_527 };
 
@@ -151,6 +154,7 @@ export class UdpSocket implements AsyncIterable<UdpDatagram> {
   connect(remote: UdpTarget): void {
     this.#checkOpen("udp.connect");
     const parsed = this.#checkTarget(remote, "udp.connect");
+    this.#checkDestination(parsed, remote.port);
     this.#remote = ipSocketAddress(parsed.address, remote.port);
   }
 
@@ -263,14 +267,18 @@ export class UdpSocket implements AsyncIterable<UdpDatagram> {
     if (data.length > MAX_PAYLOAD[target.family]) {
       throw socketError("datagram-too-large", operation, formatSocketAddress(target), `${data.length} bytes; at most ${MAX_PAYLOAD[target.family]} over ${target.family}`);
     }
-    if (this.#checkSend !== undefined) {
-      const key = formatSocketAddress(target);
-      if (!this.#allowed.has(key)) {
-        this.#checkSend(target, target.port);
-        this.#allowed.add(key);
-      }
-    }
+    this.#checkDestination(target, target.port);
     return target;
+  }
+
+  /** Asks the policy about a destination once; allowed ones are remembered (a bounded set). */
+  #checkDestination(target: ParsedIp, port: number): void {
+    if (this.#checkSend === undefined) return;
+    const key = formatSocketAddress({ address: target.address, port });
+    if (this.#allowed.has(key)) return;
+    this.#checkSend(target, port);
+    if (this.#allowed.size >= MAX_REMEMBERED) this.#allowed.clear();
+    this.#allowed.add(key);
   }
 
   #checkTarget(to: UdpTarget, operation: string): ParsedIp {

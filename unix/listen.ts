@@ -4,16 +4,14 @@
  *
  * @module
  */
-import fs from "node:fs";
-import { dirname } from "node:path";
-import { describeValue, formatUnixPath } from "../core/address.ts";
+import { describeValue } from "../core/address.ts";
 import type { UnixSocketAddress } from "../core/address.ts";
 import type { Driver, RawListener } from "../core/driver.ts";
-import { SocketError, socketError } from "../core/errors.ts";
+import { socketError } from "../core/errors.ts";
 import { Listener } from "../core/listener.ts";
 import type { UnixAccessCheck } from "./connect.ts";
 import { checkUnixPath } from "./path.ts";
-import { chmodSocket, fileIdentity, removeIfSame, replaceStale, withModeMask } from "./socket_file.ts";
+import { checkMode, chmodSocket, fileIdentity, missingDirectory, removeIfSame, replaceStale, withModeMask } from "./socket_file.ts";
 
 /**
  * Options of `unix.listen`.
@@ -53,12 +51,7 @@ export async function listenUnix(
     throw socketError("invalid-argument", operation, "", "options must be an object");
   }
   const { mode, backlog } = options;
-  if (mode !== undefined && (typeof mode !== "number" || !Number.isInteger(mode) || mode < 0 || mode > 0o777)) {
-    throw socketError("invalid-argument", operation, "", `mode must be an integer from 0 to 0o777, got ${describeValue(mode)}`);
-  }
-  if (mode !== undefined && checked.abstract) {
-    throw socketError("invalid-argument", operation, "", "an abstract name has no file, so no mode");
-  }
+  checkMode(mode, checked.abstract, operation);
   if (backlog !== undefined && (typeof backlog !== "number" || !Number.isInteger(backlog) || backlog < 1)) {
     throw socketError("invalid-argument", operation, "", `backlog must be a positive integer, got ${describeValue(backlog)}`);
   }
@@ -91,22 +84,5 @@ async function bind(driver: Driver, path: string, backlog: number | undefined, m
     return await withModeMask(mode, () => driver.unixListen({ path, backlog }));
   } catch (error) {
     throw missingDirectory(error, path);
-  }
-}
-
-/**
- * A bind into a directory that does not exist: the address cannot be bound. Runtimes
- * disagree on the errno (libuv turns ENOENT into EACCES), so the directory is looked at.
- */
-function missingDirectory(error: unknown, path: string): unknown {
-  if (!(error instanceof SocketError) || isDirectory(dirname(path))) return error;
-  return socketError("address-not-bindable", "unix.listen", formatUnixPath(path), "no such directory", error.cause);
-}
-
-function isDirectory(path: string): boolean {
-  try {
-    return fs.statSync(path).isDirectory();
-  } catch {
-    return false;
   }
 }

@@ -1,15 +1,26 @@
 /**
- * The socket file of a listener: replacing a stale one, creating it with a mode, and
- * removing it on close. `node:fs` works on Node, Deno and Bun alike.
+ * The socket file of a listener or a bound datagram socket: replacing a stale one,
+ * creating it with a mode, and removing it on close. `node:fs` works on Node, Deno and
+ * Bun alike. `operation` (default `unix.listen`) names the caller in error messages.
  *
  * @module
  */
 import fs from "node:fs";
+import { dirname } from "node:path";
 import process from "node:process";
-import { formatUnixPath } from "../core/address.ts";
+import { describeValue, formatUnixPath } from "../core/address.ts";
 import type { Driver } from "../core/driver.ts";
 import { errnoOf } from "../core/errno.ts";
 import { SocketError, socketError } from "../core/errors.ts";
+
+/** Checks a `mode` option: undefined, or permission bits for a file (an abstract name has none). */
+export function checkMode(mode: unknown, abstract: boolean, operation: string): asserts mode is number | undefined {
+  if (mode === undefined) return;
+  if (typeof mode !== "number" || !Number.isInteger(mode) || mode < 0 || mode > 0o777) {
+    throw socketError("invalid-argument", operation, "", `mode must be an integer from 0 to 0o777, got ${describeValue(mode)}`);
+  }
+  if (abstract) throw socketError("invalid-argument", operation, "", "an abstract name has no file, so no mode");
+}
 
 /** Which file a path names: device and inode. */
 export interface FileIdentity {
@@ -39,12 +50,12 @@ export function removeIfSame(path: string, identity: FileIdentity | undefined): 
 }
 
 /**
- * Clears the way for a listener at `path`. Nothing there: nothing to do. A socket nobody
- * listens on (connecting is refused): it is removed. A live socket, or anything that is
+ * Clears the way for a socket at `path`. Nothing there: nothing to do. A socket nobody
+ * listens on (connecting is refused): it is removed. A live socket (a datagram socket
+ * refuses a stream connect with EPROTOTYPE, so it counts as live), or anything that is
  * not a socket (left untouched): `address-in-use`.
  */
-export async function replaceStale(driver: Driver, path: string): Promise<void> {
-  const operation = "unix.listen";
+export async function replaceStale(driver: Driver, path: string, operation = "unix.listen"): Promise<void> {
   const target = formatUnixPath(path);
   let stat: fs.Stats;
   try {
@@ -76,13 +87,13 @@ export async function replaceStale(driver: Driver, path: string): Promise<void> 
  * file another thread creates meanwhile is never more open than it would be.
  * The caller then sets `mode` exactly with chmod.
  */
-export function withModeMask<T>(mode: number | undefined, bind: () => T): T {
+export function withModeMask<T>(mode: number | undefined, bind: () => T, operation = "unix.listen"): T {
   if (mode === undefined) return bind();
   let previous: number;
   try {
     previous = process.umask(0o777);
   } catch (error) {
-    throw socketError("not-supported", "unix.listen", "", "mode needs process.umask(), which this thread cannot set", error);
+    throw socketError("not-supported", operation, "", "mode needs process.umask(), which this thread cannot set", error);
   }
   process.umask(previous | (~mode & 0o777));
   try {
@@ -93,12 +104,29 @@ export function withModeMask<T>(mode: number | undefined, bind: () => T): T {
 }
 
 /** Sets the socket file's mode exactly. */
-export function chmodSocket(path: string, mode: number): void {
+export function chmodSocket(path: string, mode: number, operation = "unix.listen"): void {
   try {
     fs.chmodSync(path, mode);
   } catch (error) {
     const code = errnoOf(error) === "EPERM" || errnoOf(error) === "EACCES" ? "access-denied" : "unknown";
     const why = error instanceof Error ? error.message : String(error);
-    throw socketError(code, "unix.listen", formatUnixPath(path), `cannot set the mode: ${why}`, error);
+    throw socketError(code, operation, formatUnixPath(path), `cannot set the mode: ${why}`, error);
+  }
+}
+
+/**
+ * A bind into a directory that does not exist: the address cannot be bound. Runtimes
+ * disagree on the errno (libuv turns ENOENT into EACCES), so the directory is looked at.
+ */
+export function missingDirectory(error: unknown, path: string, operation = "unix.listen"): unknown {
+  if (!(error instanceof SocketError) || isDirectory(dirname(path))) return error;
+  return socketError("address-not-bindable", operation, formatUnixPath(path), "no such directory", error.cause);
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return fs.statSync(path).isDirectory();
+  } catch {
+    return false;
   }
 }
