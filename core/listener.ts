@@ -3,13 +3,14 @@
  *
  * @module
  */
+import { untilClosed } from "./until_closed.ts";
 import type { IpSocketAddress, UnixSocketAddress } from "./address.ts";
 import { describeSocketAddress } from "./address.ts";
 import { Connection } from "./connection.ts";
 import type { RawConnection, RawListener } from "./driver.ts";
 import { endsTarget } from "./ends.ts";
 import type { StreamProtocol } from "./ends.ts";
-import { SocketError, socketError } from "./errors.ts";
+import { socketError } from "./errors.ts";
 
 /**
  * A listening socket. Accept connections one by one, or iterate:
@@ -68,15 +69,8 @@ export class Listener<A extends IpSocketAddress | UnixSocketAddress = IpSocketAd
   }
 
   /** Yields accepted connections until the listener is closed. */
-  async *[Symbol.asyncIterator](): AsyncIterator<Connection<A>> {
-    while (!this.#closed) {
-      try {
-        yield await this.accept();
-      } catch (error) {
-        if (error instanceof SocketError && error.code === "invalid-state" && this.#closed) return;
-        throw error;
-      }
-    }
+  [Symbol.asyncIterator](): AsyncIterator<Connection<A>> {
+    return untilClosed(() => this.accept(), () => this.#closed);
   }
 
   /** Closes the listener: `await using listener = await tcp.listen(...)`. */

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { untilClosed } from "../core/until_closed.ts";
 import { describeValue, formatSocketAddress, ipSocketAddress, parseIp } from "../core/address.ts";
 import type { IpAddress, IpFamily, IpSocketAddress, ParsedIp } from "../core/address.ts";
 import { checkSignal } from "../core/abort.ts";
@@ -233,15 +234,8 @@ export class UdpSocket implements AsyncIterable<UdpDatagram> {
   }
 
   /** Yields received datagrams until the socket is closed. */
-  async *[Symbol.asyncIterator](): AsyncIterator<UdpDatagram> {
-    while (!this.#closed) {
-      try {
-        yield await this.receive();
-      } catch (error) {
-        if (error instanceof SocketError && error.code === "invalid-state" && this.#closed) return;
-        throw error;
-      }
-    }
+  [Symbol.asyncIterator](): AsyncIterator<UdpDatagram> {
+    return untilClosed(() => this.receive(), () => this.#closed);
   }
 
   /** Closes the socket: `await using socket = await udp.bind(...)`. */

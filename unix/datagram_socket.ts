@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { untilClosed } from "../core/until_closed.ts";
 import { resolve } from "node:path";
 import { describeValue, formatUnixPath } from "../core/address.ts";
 import type { UnixSocketAddress } from "../core/address.ts";
@@ -210,15 +211,8 @@ export class UnixDatagramSocket implements AsyncIterable<UnixDatagram> {
   }
 
   /** Yields received datagrams until the socket is closed. */
-  async *[Symbol.asyncIterator](): AsyncIterator<UnixDatagram> {
-    while (!this.#closed) {
-      try {
-        yield await this.receive();
-      } catch (error) {
-        if (error instanceof SocketError && error.code === "invalid-state" && this.#closed) return;
-        throw error;
-      }
-    }
+  [Symbol.asyncIterator](): AsyncIterator<UnixDatagram> {
+    return untilClosed(() => this.receive(), () => this.#closed);
   }
 
   /** Closes the socket: `await using socket = await unix.bindDatagram(...)`. */
