@@ -78,14 +78,14 @@ async function lookup(name: string, family: LookupFamily): Promise<IpAddress[]> 
     const code = failure.code === "name-unresolvable" || failure.code === "permanent-resolver-failure"
       ? failure.code
       : "temporary-resolver-failure";
-    throw socketError(code, "resolve", name, failure.message, error);
+    throw socketError(code, "resolve", name, error instanceof Error ? error.message : String(error), error);
   }
 }
 
 /**
  * The Bun driver.
  *
- * @example
+ * @example Using `bunDriver`
  * ```ts ignore
  * import { bunDriver } from "./driver.ts";
  * console.log(bunDriver.name); // "bun"

@@ -10,7 +10,7 @@ import type { NetworkFlagRules } from "../mod.ts";
 /**
  * A mistake on the command line: the tool prints it with the usage line and exits 2.
  *
- * @example
+ * @example Using `UsageError`
  * ```ts
  * import { UsageError } from "./args.ts";
  * const error = new UsageError("missing NAME");
@@ -29,7 +29,7 @@ export class UsageError extends Error {
  * @param arg A command-line argument.
  * @returns True for a network flag.
  *
- * @example
+ * @example Using `isNetworkFlag`
  * ```ts
  * import { isNetworkFlag } from "./args.ts";
  * console.log(isNetworkFlag("--allow-inbound=tcp://127.0.0.1:8080")); // true
@@ -43,7 +43,7 @@ export function isNetworkFlag(arg: string): boolean {
  * What a command accepts: its flags (`"value"` flags take an argument, as `--flag VALUE`
  * or `--flag=VALUE`; `"switch"` flags take none) and how many positionals.
  *
- * @example
+ * @example Using `ArgsSpec`
  * ```ts
  * import type { ArgsSpec } from "./args.ts";
  * const spec: ArgsSpec = { flags: { "--json": "switch" }, min: 1, max: Infinity };
@@ -62,7 +62,7 @@ export interface ArgsSpec {
 /**
  * A parsed command line.
  *
- * @example
+ * @example Using `ParsedArgs`
  * ```ts
  * import { parseArgs } from "./args.ts";
  * const args = parseArgs(["localhost", "--json"], { flags: { "--json": "switch" }, min: 1, max: 1 });
@@ -89,7 +89,7 @@ export interface ParsedArgs {
  * @returns The parsed arguments.
  * @throws {UsageError} An unknown flag, a missing value, a malformed rule, or too few or too many positionals.
  *
- * @example
+ * @example Using `parseArgs`
  * ```ts
  * import { parseArgs } from "./args.ts";
  * const args = parseArgs(["--family=ipv4", "example.com"], { flags: { "--family": "value" }, min: 1, max: Infinity });
@@ -142,7 +142,7 @@ function networkRules(args: string[]): NetworkFlagRules {
  * Where to connect or listen: TCP on a host (a name or an IP address; none means every
  * address, for listening) and port, or a Unix domain socket.
  *
- * @example
+ * @example Using `Endpoint`
  * ```ts
  * import type { Endpoint } from "./args.ts";
  * const endpoint: Endpoint = { transport: "unix", path: "/run/app.sock" };
@@ -161,7 +161,7 @@ export type Endpoint =
  * @returns The endpoint.
  * @throws {UsageError} Any other form, or a port that is not an integer from 0 to 65535.
  *
- * @example
+ * @example Using `parseEndpoint`
  * ```ts
  * import { parseEndpoint } from "./args.ts";
  * console.log(parseEndpoint("tcp://127.0.0.1:8080")); // { transport: "tcp", hostname: "127.0.0.1", port: 8080 }
@@ -191,7 +191,7 @@ export function parseEndpoint(text: string): Endpoint {
  * @returns The mode as a number.
  * @throws {UsageError} Not octal, or above `7777`.
  *
- * @example
+ * @example Using `parseMode`
  * ```ts
  * import { parseMode } from "./args.ts";
  * console.log(parseMode("660") === 0o660); // true
@@ -211,7 +211,7 @@ export function parseMode(text: string): number {
  * @returns The endpoint.
  * @throws {UsageError} As `parseEndpoint`, or no host, or port 0.
  *
- * @example
+ * @example Using `parseTarget`
  * ```ts
  * import { parseTarget } from "./args.ts";
  * console.log(parseTarget("tcp://localhost:5432").transport); // "tcp"

@@ -10,7 +10,7 @@ import type { ByteSink } from "./pipe.ts";
 /**
  * The process a command runs in: its standard streams and a line to stderr.
  *
- * @example
+ * @example Using `Io`
  * ```ts
  * import process from "node:process";
  * import type { Io } from "./command.ts";
@@ -40,7 +40,7 @@ export interface Io {
 /**
  * A command of the tool.
  *
- * @example
+ * @example Using `Command`
  * ```ts
  * import type { Command } from "./command.ts";
  * const hello: Command = {
@@ -79,7 +79,7 @@ export interface Command {
  * @param error What was thrown.
  * @returns The line.
  *
- * @example
+ * @example Using `errorLine`
  * ```ts
  * import { SocketError } from "../mod.ts";
  * import { errorLine } from "./command.ts";

@@ -20,7 +20,7 @@ a WASI sockets error code such as connection-refused or access-denied); 2 a usag
  * @param commands The commands, in the order to list them.
  * @returns The text.
  *
- * @example
+ * @example Using `toolHelp`
  * ```ts
  * import { toolHelp } from "./help.ts";
  * console.log(toolHelp([]).split("\n")[0]);
@@ -53,7 +53,7 @@ ${EXIT_CODES}
  * @param command The command.
  * @returns The text.
  *
- * @example
+ * @example Using `commandHelp`
  * ```ts
  * import { commandHelp } from "./help.ts";
  * import { connectCommand } from "./commands/connect.ts";

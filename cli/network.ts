@@ -11,7 +11,7 @@ import type { Endpoint } from "./args.ts";
 /**
  * What the tool uses of a network: the module functions, or a `Network` handle.
  *
- * @example
+ * @example Using `CliNetwork`
  * ```ts
  * import { chooseNetwork } from "./network.ts";
  * import type { CliNetwork } from "./network.ts";
@@ -28,7 +28,7 @@ export type CliNetwork = Pick<Network, "resolveAddresses" | "tcp" | "unix">;
  * @param rules The rules from `parseNetworkFlags`, or undefined.
  * @returns The network to go through.
  *
- * @example
+ * @example Using `chooseNetwork`
  * ```ts
  * import { chooseNetwork } from "./network.ts";
  * const network = chooseNetwork({ resolve: [], outbound: ["tcp://127.0.0.1:8080"], inbound: [] });
@@ -47,7 +47,7 @@ export function chooseNetwork(rules: NetworkFlagRules | undefined): CliNetwork {
  * @param signal Aborts connecting.
  * @returns The connection.
  *
- * @example
+ * @example Using `connectTo`
  * ```ts ignore
  * import { connectTo, chooseNetwork } from "./network.ts";
  * const conn = await connectTo(chooseNetwork(undefined), { transport: "unix", path: "/run/app.sock" });
@@ -67,7 +67,7 @@ export function connectTo(network: CliNetwork, endpoint: Endpoint, signal?: Abor
  * @param mode The socket file's mode (Unix only).
  * @returns The listener.
  *
- * @example
+ * @example Using `listenOn`
  * ```ts ignore
  * import { listenOn, chooseNetwork } from "./network.ts";
  * const listener = await listenOn(chooseNetwork(undefined), { transport: "tcp", hostname: "127.0.0.1", port: 0 });
@@ -86,7 +86,7 @@ export function listenOn(network: CliNetwork, endpoint: Endpoint, mode?: number)
  * @param address A listener's or connection's address.
  * @returns The text.
  *
- * @example
+ * @example Using `formatAddress`
  * ```ts
  * import { formatAddress } from "./network.ts";
  * console.log(formatAddress({ address: "::1", port: 80, family: "ipv6" })); // "tcp://[::1]:80"

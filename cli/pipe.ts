@@ -51,7 +51,7 @@ export async function copyConnection(from: Connection, to: Connection): Promise<
  * @param b The other end.
  * @returns Resolves when both directions are done; rejects with the first error.
  *
- * @example
+ * @example Using `pipeBoth`
  * ```ts ignore
  * import { pipeBoth } from "./pipe.ts";
  * import { tcp, unix } from "../mod.ts";
@@ -71,7 +71,7 @@ export async function pipeBoth(a: Connection, b: Connection): Promise<void> {
 /**
  * What {@linkcode copyToStream} writes to: a Node `Writable` such as `process.stdout`.
  *
- * @example
+ * @example Using `ByteSink`
  * ```ts
  * import process from "node:process";
  * import type { ByteSink } from "./pipe.ts";
@@ -92,7 +92,7 @@ export interface ByteSink {
  * @param to Where the bytes go, e.g. `process.stdout`.
  * @returns The number of bytes copied, once the last one was handed on.
  *
- * @example
+ * @example Using `copyToStream`
  * ```ts ignore
  * import process from "node:process";
  * import { copyToStream } from "./pipe.ts";
@@ -129,7 +129,7 @@ export async function copyToStream(from: Connection, to: ByteSink): Promise<numb
  * @param to Written, then half-closed when `from` ends.
  * @returns The number of bytes copied.
  *
- * @example
+ * @example Using `copyFromStream`
  * ```ts ignore
  * import process from "node:process";
  * import { copyFromStream } from "./pipe.ts";
@@ -159,7 +159,7 @@ export async function copyFromStream(from: AsyncIterable<Uint8Array | string>, t
  * @returns Resolves once the connection's end was read and written out; rejects with
  *   the error of either direction.
  *
- * @example
+ * @example Using `pipeStdio`
  * ```ts ignore
  * import process from "node:process";
  * import { pipeStdio } from "./pipe.ts";

@@ -18,7 +18,7 @@ const SIGNALS = { SIGINT: 2, SIGTERM: 15 } as const;
  * @param callback Gets the signal's number.
  * @returns Removes the handlers.
  *
- * @example
+ * @example Using `onInterrupt`
  * ```ts
  * import { onInterrupt } from "./serve.ts";
  * const stop = onInterrupt((signal) => console.log(`signal ${signal}`));
@@ -47,7 +47,7 @@ export function onInterrupt(callback: (signal: number) => void): () => void {
  * @param handle Serves one connection; it is closed when `handle` settles.
  * @returns 0 once stopped by a signal and every connection is closed.
  *
- * @example
+ * @example Using `serve`
  * ```ts ignore
  * import { serve } from "./serve.ts";
  * import { copyConnection } from "./pipe.ts";

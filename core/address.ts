@@ -10,7 +10,7 @@ import { socketError } from "./errors.ts";
  * An IP address in canonical text: a dotted quad, or RFC 5952 IPv6 (`::1`, lower case,
  * a zone only on link-local addresses).
  *
- * @example
+ * @example Using `IpAddress`
  * ```ts
  * import type { IpAddress } from "./address.ts";
  * const loopback: IpAddress = "::1";
@@ -22,7 +22,7 @@ export type IpAddress = string;
 /**
  * The family of an IP address.
  *
- * @example
+ * @example Using `IpFamily`
  * ```ts
  * import type { IpFamily } from "./address.ts";
  * const family: IpFamily = "ipv6";
@@ -34,7 +34,7 @@ export type IpFamily = "ipv4" | "ipv6";
 /**
  * An IP address with a port.
  *
- * @example
+ * @example Using `IpSocketAddress`
  * ```ts
  * import type { IpSocketAddress } from "./address.ts";
  * const peer: IpSocketAddress = { address: "127.0.0.1", port: 8080, family: "ipv4" };
@@ -53,7 +53,7 @@ export interface IpSocketAddress {
 /**
  * A Unix domain socket address: a file path, or a Linux abstract name with a leading `"\0"`.
  *
- * @example
+ * @example Using `UnixSocketAddress`
  * ```ts
  * import type { UnixSocketAddress } from "./address.ts";
  * const server: UnixSocketAddress = { path: "/run/app.sock" };

@@ -11,7 +11,7 @@ import { SocketError, socketError } from "./errors.ts";
 /**
  * Options of {@linkcode Connection.read}.
  *
- * @example
+ * @example Using `ReadOptions`
  * ```ts
  * import type { ReadOptions } from "./connection.ts";
  * const options: ReadOptions = { signal: AbortSignal.timeout(1000) };

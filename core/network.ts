@@ -40,7 +40,7 @@ import type { UnixDatagramSocket } from "../unix/datagram_socket.ts";
 /**
  * The TCP operations of a {@linkcode Network}.
  *
- * @example
+ * @example Using `TcpOperations`
  * ```ts ignore
  * import { tcp } from "../mod.ts";
  * const conn = await tcp.connect({ hostname: "127.0.0.1", port: 8080 });
@@ -68,7 +68,7 @@ export interface TcpOperations {
 /**
  * The UDP operations of a {@linkcode Network}.
  *
- * @example
+ * @example Using `UdpOperations`
  * ```ts ignore
  * import { udp } from "../mod.ts";
  * await using socket = await udp.bind({ hostname: "127.0.0.1", port: 0 });
@@ -88,7 +88,7 @@ export interface UdpOperations {
 /**
  * The Unix domain socket operations of a {@linkcode Network}.
  *
- * @example
+ * @example Using `UnixOperations`
  * ```ts ignore
  * import { unix } from "../mod.ts";
  * await using listener = await unix.listen("/tmp/app.sock", { mode: 0o600 });
@@ -127,7 +127,7 @@ export interface UnixOperations {
  * A handle to some network access: the same operations as the module functions, limited
  * by the handle's policy.
  *
- * @example
+ * @example Using `Network`
  * ```ts ignore
  * import { tcp } from "../mod.ts";
  * await using listener = await tcp.listen({ hostname: "127.0.0.1", port: 0 });

@@ -80,7 +80,7 @@ function isNoRecords(error: unknown): boolean {
 /**
  * The Deno driver.
  *
- * @example
+ * @example Using `denoDriver`
  * ```ts ignore
  * import { denoDriver } from "./driver.ts";
  * console.log(denoDriver.name); // "deno"

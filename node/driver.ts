@@ -71,7 +71,7 @@ async function lookup(name: string, family: LookupFamily): Promise<IpAddress[]> 
 /**
  * The Node driver.
  *
- * @example
+ * @example Using `nodeDriver`
  * ```ts ignore
  * import { nodeDriver } from "./driver.ts";
  * console.log(nodeDriver.name); // "node"

@@ -48,7 +48,7 @@ export interface Resolver {
 /**
  * Options of `resolveAddresses`.
  *
- * @example
+ * @example Using `ResolveOptions`
  * ```ts
  * import type { ResolveOptions } from "./resolve.ts";
  * const options: ResolveOptions = { family: "ipv4", timeout: 2000 };

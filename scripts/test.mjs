@@ -465,6 +465,21 @@ function runtimeCommand(runtime, files) {
 }
 
 const ENTRY_POINTS = ["mod.ts", "resolve/mod.ts", "tcp/mod.ts", "udp/mod.ts", "unix/mod.ts", "cli/mod.ts"];
+const LIBRARY_DIRS = ["core", "resolve", "tcp", "udp", "unix", "node", "deno", "bun", "cli"];
+
+/** Every library source file, for the doc tests; cli/mod.ts runs the tool when loaded, so not it. */
+function librarySources() {
+  const found = ["mod.ts"];
+  const walk = (dir) => {
+    for (const entry of fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true })) {
+      const rel = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(rel);
+      else if (entry.name.endsWith(".ts") && rel !== path.join("cli", "mod.ts")) found.push(rel);
+    }
+  };
+  for (const dir of LIBRARY_DIRS) walk(dir);
+  return found.sort();
+}
 const DENO_DOC_NOISE = /Failed resolving types|at file:\/\/.*node_modules\/@types\/node/;
 
 async function typeChecks() {
@@ -476,6 +491,8 @@ async function typeChecks() {
     // JSR's rules: every export documented, no slow types, a clean dry run.
     ["deno doc --lint", bin("deno"), ["doc", "--lint", ...ENTRY_POINTS]],
     ["deno publish --dry-run", bin("deno"), ["publish", "--dry-run", "--allow-dirty"]],
+    // Every @example that is not marked `ignore` runs (loopback only).
+    ["deno test --doc", bin("deno"), ["test", "--doc", "-A", ...librarySources()]],
   ];
   const results = [];
   for (const [name, command, args] of checks) {

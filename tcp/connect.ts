@@ -15,7 +15,7 @@ import { AttemptsFailed, happyEyeballs } from "./happy_eyeballs.ts";
 /**
  * Where to connect: a host name or IP address, and a port.
  *
- * @example
+ * @example Using `TcpConnectAddress`
  * ```ts
  * import type { TcpConnectAddress } from "./connect.ts";
  * const db: TcpConnectAddress = { hostname: "localhost", port: 5432 };
@@ -32,7 +32,7 @@ export interface TcpConnectAddress {
 /**
  * Options of `tcp.connect`.
  *
- * @example
+ * @example Using `TcpConnectOptions`
  * ```ts
  * import type { TcpConnectOptions } from "./connect.ts";
  * const options: TcpConnectOptions = { timeout: 5000, noDelay: true };

@@ -13,7 +13,7 @@ import type { NameResolver } from "./connect.ts";
 /**
  * Where and how to listen.
  *
- * @example
+ * @example Using `TcpListenOptions`
  * ```ts
  * import type { TcpListenOptions } from "./listen.ts";
  * const options: TcpListenOptions = { hostname: "127.0.0.1", port: 0 };

@@ -123,7 +123,7 @@ for (const { name, net, driver } of networks()) {
         assert.deepEqual((await b.receive()).data, big);
       }));
 
-    it("on Linux, binds and talks over abstract names, which have no file", { skip: process.platform !== "linux" }, async () => {
+    it("binds and talks over Linux abstract names, which have no file", async () => {
       const [nameA, nameB] = [abstractName("dgram-a"), abstractName("dgram-b")];
       await using a = await net.unix.bindDatagram(nameA);
       await using b = await net.unix.bindDatagram(nameB);

@@ -15,7 +15,7 @@ import type { SendCheck } from "./socket.ts";
 /**
  * Where and how to bind.
  *
- * @example
+ * @example Using `UdpBindOptions`
  * ```ts
  * import type { UdpBindOptions } from "./bind.ts";
  * const options: UdpBindOptions = { hostname: "127.0.0.1", port: 0 };

@@ -21,7 +21,7 @@ const MAX_PAYLOAD: Record<IpFamily, number> = { ipv4: 65_507, ipv6: 65_527 };
 /**
  * A destination: an IP address (not a name, as in WASI) and a port.
  *
- * @example
+ * @example Using `UdpTarget`
  * ```ts
  * import type { UdpTarget } from "./socket.ts";
  * const to: UdpTarget = { address: "127.0.0.1", port: 5353 };
@@ -38,7 +38,7 @@ export interface UdpTarget {
 /**
  * A received datagram.
  *
- * @example
+ * @example Using `UdpDatagram`
  * ```ts
  * import type { UdpDatagram } from "./socket.ts";
  * const show = (d: UdpDatagram) => `${d.data.length} bytes from ${d.remoteAddress.address}`;

@@ -16,7 +16,7 @@ import { checkMode, chmodSocket, fileIdentity, missingDirectory, removeIfSame, r
 /**
  * Options of `unix.bindDatagram`.
  *
- * @example
+ * @example Using `UnixDatagramBindOptions`
  * ```ts
  * import type { UnixDatagramBindOptions } from "./bind_datagram.ts";
  * const options: UnixDatagramBindOptions = { mode: 0o660 };

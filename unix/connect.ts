@@ -15,7 +15,7 @@ import { checkUnixPath } from "./path.ts";
 /**
  * Options of `unix.connect`.
  *
- * @example
+ * @example Using `UnixConnectOptions`
  * ```ts
  * import type { UnixConnectOptions } from "./connect.ts";
  * const options: UnixConnectOptions = { timeout: 1000 };

@@ -22,7 +22,7 @@ const QUEUE_SIZE = 64;
  * A destination: the path of a bound Unix datagram socket (or `"\0name"`), as a string
  * or as a socket address.
  *
- * @example
+ * @example Using `UnixDatagramTarget`
  * ```ts
  * import type { UnixDatagramTarget } from "./datagram_socket.ts";
  * const to: UnixDatagramTarget = { path: "/run/app/dgram.sock" };
@@ -34,7 +34,7 @@ export type UnixDatagramTarget = string | UnixSocketAddress;
 /**
  * A received datagram.
  *
- * @example
+ * @example Using `UnixDatagram`
  * ```ts
  * import type { UnixDatagram } from "./datagram_socket.ts";
  * const show = (d: UnixDatagram) => `${d.data.length} bytes from ${d.remoteAddress.path || "(unbound)"}`;

@@ -16,7 +16,7 @@ import { checkMode, chmodSocket, fileIdentity, missingDirectory, removeIfSame, r
 /**
  * Options of `unix.listen`.
  *
- * @example
+ * @example Using `UnixListenOptions`
  * ```ts
  * import type { UnixListenOptions } from "./listen.ts";
  * const options: UnixListenOptions = { mode: 0o660 };

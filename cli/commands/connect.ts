@@ -12,7 +12,7 @@ import { pipeStdio } from "../pipe.ts";
 /**
  * `unisock connect`.
  *
- * @example
+ * @example Using `connectCommand`
  * ```ts
  * import { connectCommand } from "./connect.ts";
  * console.log(`unisock ${connectCommand.synopsis}`);

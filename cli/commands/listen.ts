@@ -15,7 +15,7 @@ import { onInterrupt, serve } from "../serve.ts";
 /**
  * `unisock listen`.
  *
- * @example
+ * @example Using `listenCommand`
  * ```ts
  * import { listenCommand } from "./listen.ts";
  * console.log(`unisock ${listenCommand.synopsis}`);
@@ -60,7 +60,7 @@ async function run(args: ParsedArgs, io: Io): Promise<number> {
  * @returns The mode, or undefined.
  * @throws {UsageError} A malformed mode, or a mode for TCP.
  *
- * @example
+ * @example Using `modeFor`
  * ```ts
  * import { modeFor } from "./listen.ts";
  * const args = { positionals: [], flags: new Map([["--mode", "600"]]), help: false, network: undefined };

@@ -14,7 +14,7 @@ import { modeFor } from "./listen.ts";
 /**
  * `unisock proxy`.
  *
- * @example
+ * @example Using `proxyCommand`
  * ```ts
  * import { proxyCommand } from "./proxy.ts";
  * console.log(`unisock ${proxyCommand.synopsis}`);

@@ -16,7 +16,7 @@ const FAMILIES: readonly LookupFamily[] = ["ipv4", "ipv6", "any"];
 /**
  * `unisock resolve`.
  *
- * @example
+ * @example Using `resolveCommand`
  * ```ts
  * import { resolveCommand } from "./resolve.ts";
  * console.log(`unisock ${resolveCommand.synopsis}`);

@@ -12,7 +12,7 @@ import type { NetworkRules } from "./rules.ts";
 /**
  * What {@linkcode parseNetworkFlags} gives: every list present, in flag order.
  *
- * @example
+ * @example Using `NetworkFlagRules`
  * ```ts
  * import type { NetworkFlagRules } from "./flags.ts";
  * const rules: NetworkFlagRules = { resolve: [], outbound: ["tcp://127.0.0.1:80"], inbound: [] };

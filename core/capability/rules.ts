@@ -50,7 +50,7 @@ export interface NetworkRules {
  * such as `"--allow-outbound=tcp://db.internal:5432"` (one, or an array; a flag's value
  * may be a comma-separated list).
  *
- * @example
+ * @example Using `NetworkPolicyInit`
  * ```ts
  * import type { NetworkPolicyInit } from "./rules.ts";
  * const policy: NetworkPolicyInit = ["--allow-resolve=*.example.com", "--allow-outbound=tcp://*.example.com:443"];

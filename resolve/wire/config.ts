@@ -13,7 +13,7 @@ import { normalizeName } from "../names.ts";
 /**
  * One DNS server to ask.
  *
- * @example
+ * @example Using `NameServer`
  * ```ts
  * import type { NameServer } from "./config.ts";
  * const server: NameServer = { address: "127.0.0.1", family: "ipv4", port: 53 };
@@ -32,7 +32,7 @@ export interface NameServer {
 /**
  * What `/etc/resolv.conf` says, with the resolv.conf(5) defaults filled in.
  *
- * @example
+ * @example Using `ResolvConf`
  * ```ts
  * import { parseResolvConf } from "./config.ts";
  * const conf = parseResolvConf("nameserver 127.0.0.1\noptions ndots:2\n");
@@ -73,7 +73,7 @@ const MAX_ATTEMPTS = 5; // glibc RES_MAXRETRY
  * @param text The file's content.
  * @returns The configuration, defaults filled in.
  *
- * @example
+ * @example Using `parseResolvConf`
  * ```ts
  * import { parseResolvConf } from "./config.ts";
  * const conf = parseResolvConf("# home\nnameserver 2001:db8::53\nsearch corp.example\n");
@@ -142,7 +142,7 @@ function applyOption(conf: ResolvConf, option: string): void {
  * @returns The server's address, family and port.
  * @throws {SocketError} `invalid-argument`, saying what is wrong.
  *
- * @example
+ * @example Using `parseNameServer`
  * ```ts
  * import { parseNameServer } from "./config.ts";
  * console.log(parseNameServer("[2001:db8::53]:5353")); // { address: "2001:db8::53", family: "ipv6", port: 5353 }
@@ -176,7 +176,7 @@ export function parseNameServer(text: string): NameServer {
  * @param path The file.
  * @returns Its content as UTF-8, or undefined when it is missing or cannot be read.
  *
- * @example
+ * @example Using `readTextFile`
  * ```ts
  * import { parseResolvConf, readTextFile } from "./config.ts";
  * const conf = parseResolvConf((await readTextFile("/etc/resolv.conf")) ?? "");

@@ -12,7 +12,7 @@ import { normalizeName } from "../names.ts";
  * Names to addresses, as a hosts file gives them. Names are lower-case ASCII without a
  * trailing dot; addresses are canonical, in order of appearance, without duplicates.
  *
- * @example
+ * @example Using `HostsTable`
  * ```ts
  * import type { HostsTable } from "./hosts.ts";
  * const table: HostsTable = new Map([["db.example", ["203.0.113.5"]]]);
@@ -35,7 +35,7 @@ function add(table: Map<string, IpAddress[]>, name: string, address: IpAddress):
  * @param text The file's content.
  * @returns The table.
  *
- * @example
+ * @example Using `parseHostsFile`
  * ```ts
  * import { parseHostsFile } from "./hosts.ts";
  * const table = parseHostsFile("127.0.0.1 localhost\n2001:db8::5 db.example db # backup\n");
@@ -67,7 +67,7 @@ export function parseHostsFile(text: string): HostsTable {
  * @returns The table, names normalized and addresses canonical.
  * @throws {SocketError} `invalid-argument` naming the bad name or address.
  *
- * @example
+ * @example Using `hostsFromObject`
  * ```ts
  * import { hostsFromObject } from "./hosts.ts";
  * const table = hostsFromObject({ "API.example.": ["203.0.113.7", "2001:DB8::7"] });
@@ -102,7 +102,7 @@ export function hostsFromObject(table: Record<string, readonly string[]>): Hosts
  * @param family Which addresses to return.
  * @returns The addresses, `[]` when there are none.
  *
- * @example
+ * @example Using `lookupHosts`
  * ```ts
  * import { lookupHosts, parseHostsFile } from "./hosts.ts";
  * const table = parseHostsFile("198.51.100.1 web.example\n2001:db8::1 web.example\n");

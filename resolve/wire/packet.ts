@@ -16,7 +16,7 @@ import { MalformedMessage, scanMessage } from "./validate.ts";
 /**
  * The record types the wire resolver asks for.
  *
- * @example
+ * @example Using `QueryType`
  * ```ts
  * import type { QueryType } from "./packet.ts";
  * const types: QueryType[] = ["AAAA", "A"];
@@ -44,7 +44,7 @@ const MAX_TCP_MESSAGE = 0xffff;
  * @returns The message, ready for UDP (or {@linkcode frameForTcp}).
  * @throws {SocketError} `invalid-argument` for a bad id, type or name.
  *
- * @example
+ * @example Using `encodeQuery`
  * ```ts
  * import { encodeQuery } from "./packet.ts";
  * const query = encodeQuery(0x1234, "example.com", "AAAA", true);
@@ -88,7 +88,7 @@ export function encodeQuery(id: number, name: string, type: QueryType, edns: boo
 /**
  * What the wire resolver needs from a response, checked and normalized.
  *
- * @example
+ * @example Using `DecodedResponse`
  * ```ts
  * import type { DecodedResponse } from "./packet.ts";
  * function addresses(response: DecodedResponse): string[] {
@@ -127,7 +127,7 @@ export interface DecodedResponse {
  * @returns The response.
  * @throws {SocketError} `permanent-resolver-failure` for every malformation, and nothing else.
  *
- * @example
+ * @example Using `decodeResponse`
  * ```ts
  * import { decodeResponse } from "./packet.ts";
  * try {
@@ -208,12 +208,12 @@ function lowerName(name: string): string {
  * @param type The type asked for.
  * @returns Whether to accept the response.
  *
- * @example
+ * @example Using `answersQuery`
  * ```ts
- * import { answersQuery, decodeResponse } from "./packet.ts";
- * declare const datagram: Uint8Array;
- * const response = decodeResponse(datagram, "example.com");
- * if (!answersQuery(response, 0x1234, "example.com", "A")) console.log("not ours: keep waiting");
+ * import { answersQuery, decodeResponse, encodeQuery } from "./packet.ts";
+ * // Our own query echoed back is not an answer (no QR bit): keep waiting.
+ * const echoed = decodeResponse(encodeQuery(0x1234, "example.com", "A", false), "example.com");
+ * console.log(answersQuery(echoed, 0x1234, "example.com", "A")); // false
  * ```
  */
 export function answersQuery(response: DecodedResponse, id: number, name: string, type: QueryType): boolean {
@@ -229,7 +229,7 @@ export function answersQuery(response: DecodedResponse, id: number, name: string
  * @returns A new array: length, then the message.
  * @throws {SocketError} `invalid-argument` for a message too long to frame.
  *
- * @example
+ * @example Using `frameForTcp`
  * ```ts
  * import { encodeQuery, frameForTcp } from "./packet.ts";
  * const framed = frameForTcp(encodeQuery(1, "example.com", "A", false));
@@ -251,7 +251,7 @@ export function frameForTcp(message: Uint8Array): Uint8Array {
  * Cuts a DNS-over-TCP byte stream into messages: feed it chunks as they arrive, get
  * back the messages each chunk completed (without their length prefixes).
  *
- * @example
+ * @example Using `TcpFrameReader`
  * ```ts
  * import { TcpFrameReader } from "./packet.ts";
  * const reader = new TcpFrameReader();

@@ -13,7 +13,7 @@
 /**
  * Why a message is malformed: thrown by {@linkcode scanMessage}.
  *
- * @example
+ * @example Using `MalformedMessage`
  * ```ts
  * import { MalformedMessage, scanMessage } from "./validate.ts";
  * try {
@@ -64,7 +64,7 @@ const SECTIONS = ["answer", "authority", "additional"] as const;
  * @returns The end offset of the last record (or of the header, if there are none).
  * @throws {MalformedMessage} On the first structural error.
  *
- * @example
+ * @example Using `scanMessage`
  * ```ts
  * import { scanMessage } from "./validate.ts";
  * const header = new Uint8Array(12); // id 0, no questions, no records
