@@ -38,6 +38,7 @@ export class BunConnection<A extends Address> implements RawConnection<A> {
   #pending: PendingWrite | undefined;
   #failure: SocketError | undefined;
   #gone = false;
+  #closedByUs = false;
   #markClosed: () => void = () => {};
 
   /**
@@ -88,6 +89,7 @@ export class BunConnection<A extends Address> implements RawConnection<A> {
 
   close(): void {
     if (this.#gone) return;
+    this.#closedByUs = true;
     this.reader.end();
     this.#socket.end();
     this.onClose(undefined);
@@ -101,9 +103,15 @@ export class BunConnection<A extends Address> implements RawConnection<A> {
     this.reader.end();
     const pending = this.#pending;
     this.#pending = undefined;
-    pending?.reject(this.#failure !== undefined
-      ? this.#writeError()
-      : socketError("invalid-state", this.#operation("write"), this.#target, "connection closed before the write finished"));
+    // Closed by us: the write is cut short on purpose. Otherwise the kernel dropped the
+    // connection under a write Bun was holding (Bun reports no error then): the peer is gone.
+    pending?.reject(
+      this.#failure !== undefined
+        ? this.#writeError()
+        : this.#closedByUs
+        ? socketError("invalid-state", this.#operation("write"), this.#target, "connection closed before the write finished")
+        : socketError("connection-reset", this.#operation("write"), this.#target, "the peer went away before the write finished"),
+    );
     this.#markClosed();
   }
 

@@ -95,7 +95,9 @@ export async function rejectsWith(work: Promise<unknown> | (() => unknown), code
 }
 
 /** A misbehaving Python peer (tests/peers/tcp_peer.py); stops when `stop()` closes its stdin. */
-export async function startPeer(mode: "blackhole" | "reset"): Promise<{ port: number; stop(): void }> {
+export async function startPeer(
+  mode: "blackhole" | "reset" | "stream" | "sink",
+): Promise<{ port: number; stop(): void; kill(): Promise<void> }> {
   const script = fileURLToPath(new URL("./peers/tcp_peer.py", import.meta.url));
   const child = spawn("python3", [script, mode], { stdio: ["pipe", "pipe", "inherit"] });
   const port = await new Promise<number>((resolve, reject) => {
@@ -112,6 +114,14 @@ export async function startPeer(mode: "blackhole" | "reset"): Promise<{ port: nu
     stop() {
       child.stdin.end();
       child.kill();
+    },
+    /** SIGKILL: the process dies mid-whatever, and the kernel closes its sockets. */
+    kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        child.once("exit", () => resolve());
+        child.kill("SIGKILL");
+      });
     },
   };
 }

@@ -5,6 +5,8 @@ Modes (first argument):
              connect to the printed port hangs until it times out.
   reset      accept one connection, read until it has 1 byte, then close with
              SO_LINGER 0: the kernel sends RST instead of FIN.
+  stream     accept one connection and send to it without end (until killed).
+  sink       accept one connection and read from it without end (until killed).
 Prints the port on the first line of stdout, then runs until stdin closes.
 """
 import socket
@@ -29,6 +31,17 @@ elif mode == "reset":
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         conn.close()
     threading.Thread(target=reset_one, daemon=True).start()
+elif mode in ("stream", "sink"):
+    def serve():
+        conn, _ = server.accept()
+        keep.append(conn)
+        chunk = bytes(64 * 1024)
+        while True:
+            if mode == "stream":
+                conn.sendall(chunk)
+            elif not conn.recv(64 * 1024):
+                return
+    threading.Thread(target=serve, daemon=True).start()
 else:
     sys.exit("unknown mode " + mode)
 
