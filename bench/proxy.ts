@@ -47,7 +47,7 @@ import { tcp, unix } from "../mod.ts";
 import type { Listener } from "../mod.ts";
 import { median, pad, round1, round3, runMain, runtime, runtimeVersion } from "./common.ts";
 import type { Sample } from "./common.ts";
-import { CHUNK, HOST, measure, MIB, parseStreamOptions } from "./stream_throughput.ts";
+import { CHUNK, HOST, measure, MIB, parseStreamOptions, transfer } from "./stream_throughput.ts";
 import type { Figures, RoundFn } from "./stream_throughput.ts";
 
 const BENCH = "proxy";
@@ -57,7 +57,6 @@ const CLI = fileURLToPath(new URL("../cli/mod.ts", import.meta.url));
 type Side = "unisock" | "socat";
 const SIDES: readonly Side[] = ["unisock", "socat"];
 
-const CHUNK_BYTES = new Uint8Array(CHUNK).map((_, i) => i & 0xff);
 
 /** Busy CPU time of the whole machine, in ms (the first line of /proc/stat, in USER_HZ = 100). */
 function machineBusyMs(): number {
@@ -146,21 +145,11 @@ function proxyRound(proxy: () => Proxy, backend: Listener): RoundFn {
     const start = machineClock();
     const client = await tcp.connect({ hostname: HOST, port: proxy().port });
     defer(() => client.close());
-    const receiving = accepted.then(async (server) => {
-      defer(() => server.close());
-      const buffer = new Uint8Array(CHUNK);
-      let received = 0;
-      let count: number | null;
-      while ((count = await server.read(buffer)) !== null) received += count;
-      return received;
+    const server = accepted.then((conn) => {
+      defer(() => conn.close());
+      return conn;
     });
-    const sending = (async () => {
-      let remaining = total;
-      for (; remaining >= CHUNK; remaining -= CHUNK) await client.write(CHUNK_BYTES);
-      if (remaining > 0) await client.write(CHUNK_BYTES.subarray(0, remaining));
-      await client.closeWrite();
-    })();
-    const [received] = await Promise.all([receiving, sending]);
+    const received = await transfer(server, client, total);
     const end = machineClock();
     if (received !== total) throw new Error(`the backend received ${received} bytes, the client sent ${total}`);
     return { wallMs: end.wallMs - start.wallMs, cpuMs: end.cpuMs - start.cpuMs };

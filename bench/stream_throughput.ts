@@ -75,25 +75,41 @@ async function unisockPair(target: StreamTarget, defer: Defer): Promise<[server:
   return [server, client];
 }
 
+/** A unisock connection, as far as a transfer needs it. */
+interface Stream {
+  read(buffer: Uint8Array): Promise<number | null>;
+  write(bytes: Uint8Array): Promise<number>;
+  closeWrite(): Promise<void>;
+}
+
+/**
+ * Sends `total` bytes from `client` in 64 KiB writes, then half-closes, while `server`
+ * (or the connection it resolves to) reads to end of stream; returns the bytes received.
+ */
+export async function transfer(server: Stream | Promise<Stream>, client: Stream, total: number): Promise<number> {
+  const receiving = Promise.resolve(server).then(async (reader) => {
+    const buffer = new Uint8Array(CHUNK);
+    let received = 0;
+    let count: number | null;
+    while ((count = await reader.read(buffer)) !== null) received += count;
+    return received;
+  });
+  const sending = (async () => {
+    let remaining = total;
+    for (; remaining >= CHUNK; remaining -= CHUNK) await client.write(CHUNK_BYTES);
+    if (remaining > 0) await client.write(CHUNK_BYTES.subarray(0, remaining));
+    await client.closeWrite();
+  })();
+  const [received] = await Promise.all([receiving, sending]);
+  return received;
+}
+
 /** unisock (`tcp` or `unix`), a fresh target from `next` every round. */
 export function unisockRound(next: () => StreamTarget): RoundFn {
   return async (total, defer) => {
     const [server, client] = await unisockPair(next(), defer);
     const start = clock();
-    const receiving = (async () => {
-      const buffer = new Uint8Array(CHUNK);
-      let received = 0;
-      let count: number | null;
-      while ((count = await server.read(buffer)) !== null) received += count;
-      return received;
-    })();
-    const sending = (async () => {
-      let remaining = total;
-      for (; remaining >= CHUNK; remaining -= CHUNK) await client.write(CHUNK_BYTES);
-      if (remaining > 0) await client.write(CHUNK_BYTES.subarray(0, remaining));
-      await client.closeWrite();
-    })();
-    const [received] = await Promise.all([receiving, sending]);
+    const received = await transfer(server, client, total);
     const elapsed = since(start);
     checkReceived("unisock", received, total);
     return elapsed;
