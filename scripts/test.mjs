@@ -44,6 +44,13 @@ const TEST_TIMEOUT_MS = 120_000;
 const DEFAULT_TEST_DIR = "tests";
 const TEST_FILE = /_test\.ts$/;
 
+/**
+ * Loaded before every test file on every runtime: fails a file that leaves sockets,
+ * pipes or (Node, Deno) event-loop resources open, as Deno's sanitizers would for
+ * `Deno.test` (they do not apply to `node:test` tests). See tests/leak_guard.ts.
+ */
+const LEAK_GUARD = "./tests/leak_guard.ts";
+
 // ---------------------------------------------------------------------------
 // Runner flags. Add runtime flags here (e.g. "--unstable-net" for Deno).
 // ---------------------------------------------------------------------------
@@ -62,8 +69,10 @@ const NODE_TEST_FLAGS = [
   // A hung test fails on its own instead of hanging the whole run.
   `--test-timeout=${TEST_TIMEOUT_MS}`,
   // No --test-force-exit: it can end the process before the reporter has passed the
-  // last results on, so they go uncounted. A leaked handle hangs the file instead,
-  // until --test-timeout fails it, which is what a leak should do.
+  // last results on, so they go uncounted. The leak guard fails a file that leaves a
+  // handle open, and ends its process after the failure is reported.
+  "--import",
+  LEAK_GUARD,
 ];
 
 const DENO_TEST_FLAGS = [
@@ -72,6 +81,8 @@ const DENO_TEST_FLAGS = [
   // means a type error does not also stop Deno's tests from running (Node and Bun
   // strip types without checking them).
   "--no-check",
+  "--preload",
+  LEAK_GUARD,
   // Add unstable flags here when the Deno driver needs them, e.g. "--unstable-net".
 ];
 
@@ -80,6 +91,8 @@ const BUN_TEST_FLAGS = [
   // A fresh global object per test file, so a leaked handle or module state in
   // one file cannot affect the next (Node gives each file its own process).
   "--isolate",
+  "--preload",
+  LEAK_GUARD,
 ];
 
 // ---------------------------------------------------------------------------
