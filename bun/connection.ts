@@ -56,14 +56,17 @@ export class BunConnection<A extends Address> implements RawConnection<A> {
   }
 
   read(buffer: Uint8Array): Promise<number | null> {
-    return this.reader.read(buffer);
+    return this.reader.read(buffer, this.#busy);
   }
 
-  write(bytes: Uint8Array): Promise<void> {
+  readonly #busy = (): SocketError =>
+    socketError("invalid-state", this.#operation("read"), this.#target, "another read is pending");
+
+  write(bytes: Uint8Array): Promise<void> | undefined {
     if (this.#failure !== undefined) return Promise.reject(this.#writeError());
     if (this.#gone) return Promise.reject(socketError("invalid-state", this.#operation("write"), this.#target, "connection is closed"));
     const written = this.#socket.write(bytes);
-    if (written === bytes.length) return Promise.resolve();
+    if (written === bytes.length) return undefined;
     return new Promise((resolve, reject) => {
       this.#pending = { rest: bytes.subarray(Math.max(written, 0)), resolve, reject };
     });

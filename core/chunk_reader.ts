@@ -92,8 +92,12 @@ export class ChunkReader {
     return this.#queued;
   }
 
-  /** Reads into `buffer`; one call at a time. */
-  read(buffer: Uint8Array): Promise<number | null> {
+  /**
+   * Reads into `buffer`. One call at a time: while a read is pending, another rejects
+   * with the error `busy()` makes.
+   */
+  read(buffer: Uint8Array, busy: () => SocketError): Promise<number | null> {
+    if (this.#pending !== undefined) return Promise.reject(busy());
     if (this.#queued > 0) return Promise.resolve(this.#copyOut(buffer));
     if (this.#error !== undefined) return Promise.reject(this.#error);
     if (this.#ended) return Promise.resolve(null);

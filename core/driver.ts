@@ -43,10 +43,18 @@ export type LookupFamily = IpFamily | "any";
 export interface RawConnection<A extends IpSocketAddress | UnixSocketAddress = IpSocketAddress> {
   readonly localAddress: A;
   readonly remoteAddress: A;
-  /** Reads into `buffer`; the count of bytes, or null at end of stream. One call at a time. */
+  /**
+   * Reads into `buffer`; the count of bytes, or null at end of stream. One call at a
+   * time: a read while another is pending rejects with `invalid-state`, so the portable
+   * layer needs no promise of its own per read.
+   */
   read(buffer: Uint8Array): Promise<number | null>;
-  /** Writes all of `bytes`; resolves once the runtime no longer needs them. One call at a time. */
-  write(bytes: Uint8Array): Promise<void>;
+  /**
+   * Writes all of `bytes`. `undefined` when the runtime took every byte at once and no
+   * longer needs `bytes` (the fast path, no promise made); otherwise a promise that
+   * resolves once it no longer needs them. One call at a time.
+   */
+  write(bytes: Uint8Array): Promise<void> | undefined;
   /** Sends FIN once queued writes are out; reading goes on. */
   closeWrite(): Promise<void>;
   /** Releases the socket at once; pending reads resolve with null. */

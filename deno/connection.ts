@@ -28,6 +28,7 @@ export class DenoConnection<A extends Address> implements RawConnection<A> {
   readonly #protocol: StreamProtocol;
   readonly #target: string;
   #isClosed = false;
+  #reading = false;
   #markClosed: () => void = () => {};
 
   /**
@@ -44,11 +45,23 @@ export class DenoConnection<A extends Address> implements RawConnection<A> {
   }
 
   read(buffer: Uint8Array): Promise<number | null> {
-    return this.#conn.read(buffer).catch((error: unknown) => {
-      if (this.#isClosed) return null;
-      throw this.#fail(error, `${this.#protocol}.read`);
-    });
+    if (this.#reading) {
+      return Promise.reject(socketError("invalid-state", `${this.#protocol}.read`, this.#target, "another read is pending"));
+    }
+    this.#reading = true;
+    return this.#conn.read(buffer).then(this.#readDone, this.#readFailed);
   }
+
+  // Made once, not per read: reads are the hot path.
+  readonly #readDone = (count: number | null): number | null => {
+    this.#reading = false;
+    return count;
+  };
+  readonly #readFailed = (error: unknown): null => {
+    this.#reading = false;
+    if (this.#isClosed) return null;
+    throw this.#fail(error, `${this.#protocol}.read`);
+  };
 
   async write(bytes: Uint8Array): Promise<void> {
     try {

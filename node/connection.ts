@@ -60,16 +60,26 @@ export class NodeConnection<A extends IpSocketAddress | UnixSocketAddress> imple
   }
 
   read(buffer: Uint8Array): Promise<number | null> {
-    return this.#reader.read(buffer);
+    return this.#reader.read(buffer, this.#busy);
   }
 
-  write(bytes: Uint8Array): Promise<void> {
+  readonly #busy = (): SocketError =>
+    socketError("invalid-state", `${this.#protocol}.read`, this.#target, "another read is pending");
+
+  write(bytes: Uint8Array): Promise<void> | undefined {
     if (this.#failure !== undefined) {
       const operation = `${this.#protocol}.write`;
       return Promise.reject(socketError(this.#failure.code, operation, this.#target, undefined, this.#failure.cause));
     }
+    const socket = this.#socket;
+    let settle: ((error: Error | null | undefined) => void) | undefined;
+    // Node never calls the callback before write() returns, so `settle` is set in time.
+    const flushed = socket.write(bytes, (error) => settle?.(error));
+    // Written straight to the kernel (libuv's try-write): Node holds nothing, and a later
+    // failure of the socket surfaces on the next operation. The callback is then ignored.
+    if (flushed && socket.writableLength === 0 && !socket.destroyed) return undefined;
     return new Promise((resolve, reject) => {
-      this.#socket.write(bytes, (error) => {
+      settle = (error) => {
         if (error === undefined || error === null) {
           resolve();
           return;
@@ -78,7 +88,7 @@ export class NodeConnection<A extends IpSocketAddress | UnixSocketAddress> imple
         reject(this.#failure !== undefined
           ? socketError(this.#failure.code, operation, this.#target, undefined, error)
           : nodeError(error, operation, this.#target));
-      });
+      };
     });
   }
 
