@@ -3,9 +3,15 @@
  * made by `createNetwork` asks before any system call) with 100 rules, for requests it
  * allows and requests it denies. Measured with tinybench; the goal is under 1 µs a check.
  *
- *   node bench/policy.ts [--time MS] [--batch N]
+ *   node bench/policy.ts [--time MS] [--batch N] [--json]
  *   deno run -A bench/policy.ts [...]
  *   bun bench/policy.ts [...]
+ *
+ * Options:
+ *   --time MS      time budget of each task (default 1000)
+ *   --batch N      checks per sample (default 1000)
+ *   --json         print one JSON line with the figures instead of the table (BENCH_JSON=1);
+ *                  the table then goes to stderr
  *
  * The 100 rules: 30 IPv4 addresses, 10 IPv6 addresses, 20 IPv4 pools with port ranges,
  * 10 IPv6 pools, 15 names, 10 domains (`*.zone.example`), 5 UDP pools. A denied address
@@ -32,11 +38,15 @@ function option(name: string, fallback: number): number {
   const index = process.argv.indexOf(name);
   const value = index === -1 ? fallback : Number(process.argv[index + 1]);
   if (!Number.isFinite(value) || value <= 0) {
-    console.error(`usage: policy.ts [--time MS] [--batch N]`);
+    console.error(`usage: policy.ts [--time MS] [--batch N] [--json]`);
     process.exit(2);
   }
   return value;
 }
+
+const json = process.argv.includes("--json") || process.env.BENCH_JSON === "1" || process.env.BENCH_JSON === "true";
+/** The human lines: stdout, or stderr under --json (the JSON line is then the last line of stdout). */
+const print = json ? (line: string) => console.error(line) : (line: string) => console.log(line);
 
 const globals = globalThis as { Deno?: { version: { deno: string } }; Bun?: { version: string } };
 const runtime = globals.Deno !== undefined ? "deno" : globals.Bun !== undefined ? "bun" : "node";
@@ -125,17 +135,30 @@ async function main(): Promise<void> {
     return { name: task.name, ns: (result.latency.mean * 1e6) / batch, rme: result.latency.rme, samples: result.latency.samplesCount };
   });
   const width = Math.max(...rows.map((row) => row.name.length)) + 2;
-  console.log(`policy check, 100 rules, ${runtime} ${version}, ${batch} checks per sample`);
-  console.log(`${"task".padEnd(width)}${"ns/check".padStart(10)}${"±rme %".padStart(9)}${"samples".padStart(9)}`);
+  print(`policy check, 100 rules, ${runtime} ${version}, ${batch} checks per sample`);
+  print(`${"task".padEnd(width)}${"ns/check".padStart(10)}${"±rme %".padStart(9)}${"samples".padStart(9)}`);
   for (const row of rows) {
-    console.log(`${row.name.padEnd(width)}${row.ns.toFixed(1).padStart(10)}${row.rme.toFixed(2).padStart(9)}${String(row.samples).padStart(9)}`);
+    print(`${row.name.padEnd(width)}${row.ns.toFixed(1).padStart(10)}${row.rme.toFixed(2).padStart(9)}${String(row.samples).padStart(9)}`);
   }
   const [allowed, denied, firstAllowed, firstDenied] = rows;
   const verdict = allowed.ns < GOAL_NS && denied.ns < GOAL_NS ? "under" : "OVER";
-  console.log(
-    `policy ${runtime} ${version}: allowed ${allowed.ns.toFixed(0)} ns/check, denied ${denied.ns.toFixed(0)} ns/check ` +
-      `(${verdict} the ${GOAL_NS} ns goal); first sight: allowed ${firstAllowed.ns.toFixed(0)}, denied ${firstDenied.ns.toFixed(0)} ns/check`,
-  );
+  const summary = `policy ${runtime} ${version}: allowed ${allowed.ns.toFixed(0)} ns/check, denied ${denied.ns.toFixed(0)} ns/check ` +
+    `(${verdict} the ${GOAL_NS} ns goal); first sight: allowed ${firstAllowed.ns.toFixed(0)}, denied ${firstDenied.ns.toFixed(0)} ns/check`;
+  print(summary);
+  if (json) {
+    const ns = (value: number) => Math.round(value * 10) / 10;
+    console.log(JSON.stringify({
+      bench: "policy",
+      runtime,
+      version,
+      allowedNs: ns(allowed.ns),
+      deniedNs: ns(denied.ns),
+      firstAllowedNs: ns(firstAllowed.ns),
+      firstDeniedNs: ns(firstDenied.ns),
+      goalNs: GOAL_NS,
+      summary,
+    }));
+  }
 }
 
 main().then(

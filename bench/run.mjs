@@ -11,6 +11,9 @@
 //
 // A run is killed after RUN_TIMEOUT_MS. The exit status is non-zero when any run fails.
 // Plain ESM JavaScript without dependencies, like scripts/test.mjs.
+//
+// Also a module: bench/all.mjs (`npm run bench`) imports the runtimes, their commands and
+// spawnRun from here; the command line above only runs when this file is the script.
 
 import { spawn } from "node:child_process";
 import fs from "node:fs";
@@ -18,20 +21,89 @@ import path from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const BIN = path.join(ROOT, "node_modules", ".bin");
-const RUN_TIMEOUT_MS = 15 * 60 * 1000;
-const RUNTIMES = ["node", "deno", "bun"];
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+export const BIN = path.join(ROOT, "node_modules", ".bin");
+export const RUN_TIMEOUT_MS = 15 * 60 * 1000;
+export const RUNTIMES = ["node", "deno", "bun"];
 /** Runtimes only run when asked for with --runtime. */
-const EXTRA_RUNTIMES = ["deno-unstable-net"];
+export const EXTRA_RUNTIMES = ["deno-unstable-net"];
 
 /** How each runtime runs a TypeScript file. */
-const COMMANDS = {
+export const COMMANDS = {
   node: (file) => [path.join(BIN, "node"), [file]],
   deno: (file) => [path.join(BIN, "deno"), ["run", "-A", file]],
   "deno-unstable-net": (file) => [path.join(BIN, "deno"), ["run", "-A", "--unstable-net", file]],
   bun: (file) => [path.join(BIN, "bun"), [file]],
 };
+
+/** The environment of a run: node_modules/.bin first on PATH, no colours unless asked for. */
+export const env = { ...process.env, PATH: [BIN, process.env.PATH ?? ""].join(path.delimiter) };
+if (env.NO_COLOR === undefined && env.FORCE_COLOR === undefined) env.NO_COLOR = "1";
+
+/** The run in progress, killed (with its process group) on SIGINT, SIGTERM or SIGHUP. */
+let current;
+let handlingSignals = false;
+
+/** Makes SIGINT, SIGTERM and SIGHUP kill the run in progress, then exit with 130. */
+export function handleSignals() {
+  if (handlingSignals) return;
+  handlingSignals = true;
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+    process.on(signal, () => {
+      if (current) killGroup(current);
+      process.exit(130);
+    });
+  }
+}
+
+export function killGroup(child) {
+  try {
+    process.kill(-child.pid, "SIGKILL");
+  } catch {
+    // already gone
+  }
+}
+
+/**
+ * Runs `command args` in the repo root, in a process group of its own, killed (the whole
+ * group) after `timeoutMs`. `onStdout`/`onStderr` get each chunk; stderr is inherited
+ * when there is no `onStderr`. Resolves to { ok, why, stdout } (`why` = how it failed).
+ */
+export function spawnRun(command, args, { onStdout, onStderr, timeoutMs = RUN_TIMEOUT_MS, label = command } = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, {
+      cwd: ROOT,
+      env,
+      stdio: ["ignore", "pipe", onStderr ? "pipe" : "inherit"],
+      detached: true,
+    });
+    current = child;
+    let stdout = "";
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", (chunk) => {
+      stdout += chunk;
+      onStdout?.(chunk);
+    });
+    if (onStderr) {
+      child.stderr.setEncoding("utf8");
+      child.stderr.on("data", onStderr);
+    }
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      console.error(`bench: killing ${label} after ${timeoutMs / 60000} minutes`);
+      killGroup(child);
+    }, timeoutMs);
+    child.on("error", (error) => console.error(`could not run ${command}: ${error.message}`));
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      current = undefined;
+      const ok = code === 0 && !timedOut;
+      const why = timedOut ? "timed out" : signal ? `killed by ${signal}` : `exit code ${code}`;
+      resolve({ ok, why, stdout });
+    });
+  });
+}
 
 function usage(message) {
   if (message) console.error(`run.mjs: ${message}`);
@@ -48,77 +120,48 @@ function resolveBench(name) {
   usage(`no bench file ${JSON.stringify(name)}`);
 }
 
-const argv = process.argv.slice(2);
-const dashdash = argv.indexOf("--");
-const own = dashdash === -1 ? argv : argv.slice(0, dashdash);
-const passed = dashdash === -1 ? [] : argv.slice(dashdash + 1);
-const benches = [];
-const runtimes = [];
-for (let i = 0; i < own.length; i++) {
-  if (own[i] === "--runtime") {
-    const name = own[++i];
-    if (!RUNTIMES.includes(name) && !EXTRA_RUNTIMES.includes(name)) usage(`unknown runtime ${JSON.stringify(name)}`);
-    runtimes.push(name);
-  } else if (own[i].startsWith("-")) usage(`unknown option ${own[i]}`);
-  else benches.push(resolveBench(own[i]));
-}
-if (benches.length === 0) usage("no bench given");
-if (runtimes.length === 0) runtimes.push(...RUNTIMES);
-
-const env = { ...process.env, PATH: [BIN, process.env.PATH ?? ""].join(path.delimiter) };
-if (env.NO_COLOR === undefined && env.FORCE_COLOR === undefined) env.NO_COLOR = "1";
-
-let current;
-for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
-  process.on(signal, () => {
-    if (current) killGroup(current);
-    process.exit(130);
-  });
-}
-
-function killGroup(child) {
-  try {
-    process.kill(-child.pid, "SIGKILL");
-  } catch {
-    // already gone
+async function main() {
+  const argv = process.argv.slice(2);
+  const dashdash = argv.indexOf("--");
+  const own = dashdash === -1 ? argv : argv.slice(0, dashdash);
+  const passed = dashdash === -1 ? [] : argv.slice(dashdash + 1);
+  const benches = [];
+  const runtimes = [];
+  for (let i = 0; i < own.length; i++) {
+    if (own[i] === "--runtime") {
+      const name = own[++i];
+      if (!RUNTIMES.includes(name) && !EXTRA_RUNTIMES.includes(name)) usage(`unknown runtime ${JSON.stringify(name)}`);
+      runtimes.push(name);
+    } else if (own[i].startsWith("-")) usage(`unknown option ${own[i]}`);
+    else benches.push(resolveBench(own[i]));
   }
+  if (benches.length === 0) usage("no bench given");
+  if (runtimes.length === 0) runtimes.push(...RUNTIMES);
+
+  handleSignals();
+
+  /** Runs one bench on one runtime; resolves to { ok, last } with its last stdout line. */
+  async function run(runtime, bench) {
+    const [command, args] = COMMANDS[runtime](bench);
+    const all = [...args, ...passed];
+    console.log(`\n$ ${path.relative(ROOT, command)} ${all.join(" ")}`);
+    const { ok, why, stdout } = await spawnRun(command, all, {
+      onStdout: (chunk) => process.stdout.write(chunk),
+      label: runtime,
+    });
+    const last = stdout.trimEnd().split("\n").at(-1) ?? "";
+    return { ok, last: ok ? last : `${path.basename(bench)} ${runtime}: FAILED (${why})` };
+  }
+
+  const finals = [];
+  for (const bench of benches) {
+    for (const runtime of runtimes) finals.push(await run(runtime, bench));
+  }
+  console.log("");
+  for (const { last } of finals) console.log(last);
+  process.exit(finals.every((result) => result.ok) ? 0 : 1);
 }
 
-/** Runs one bench on one runtime; resolves to { ok, last } with its last stdout line. */
-function run(runtime, bench) {
-  const [command, args] = COMMANDS[runtime](bench);
-  const all = [...args, ...passed];
-  console.log(`\n$ ${path.relative(ROOT, command)} ${all.join(" ")}`);
-  return new Promise((resolve) => {
-    const child = spawn(command, all, { cwd: ROOT, env, stdio: ["ignore", "pipe", "inherit"], detached: true });
-    current = child;
-    let stdout = "";
-    child.stdout.on("data", (chunk) => {
-      stdout += chunk;
-      process.stdout.write(chunk);
-    });
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      console.error(`run.mjs: killing ${runtime} after ${RUN_TIMEOUT_MS / 60000} minutes`);
-      killGroup(child);
-    }, RUN_TIMEOUT_MS);
-    child.on("error", (error) => console.error(`run.mjs: could not run ${command}: ${error.message}`));
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      current = undefined;
-      const last = stdout.trimEnd().split("\n").at(-1) ?? "";
-      const ok = code === 0 && !timedOut;
-      const why = timedOut ? "timed out" : signal ? `killed by ${signal}` : `exit code ${code}`;
-      resolve({ ok, last: ok ? last : `${path.basename(bench)} ${runtime}: FAILED (${why})` });
-    });
-  });
+if (process.argv[1] !== undefined && fs.realpathSync(path.resolve(process.argv[1])) === fs.realpathSync(fileURLToPath(import.meta.url))) {
+  await main();
 }
-
-const finals = [];
-for (const bench of benches) {
-  for (const runtime of runtimes) finals.push(await run(runtime, bench));
-}
-console.log("");
-for (const { last } of finals) console.log(last);
-process.exit(finals.every((result) => result.ok) ? 0 : 1);
