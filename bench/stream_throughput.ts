@@ -49,6 +49,7 @@ function checkReceived(side: string, received: number, total: number): void {
 /** What the unisock round uses of a `Connection`. */
 interface UnisockEnd {
   read(buffer: Uint8Array): Promise<number | null>;
+  readonly readable: ReadableStream<Uint8Array>;
   write(bytes: Uint8Array): Promise<number>;
   closeWrite(): Promise<void>;
   close(): void;
@@ -78,6 +79,7 @@ async function unisockPair(target: StreamTarget, defer: Defer): Promise<[server:
 /** A unisock connection, as far as a transfer needs it. */
 interface Stream {
   read(buffer: Uint8Array): Promise<number | null>;
+  readonly readable: ReadableStream<Uint8Array>;
   write(bytes: Uint8Array): Promise<number>;
   closeWrite(): Promise<void>;
 }
@@ -88,8 +90,12 @@ interface Stream {
  */
 export async function transfer(server: Stream | Promise<Stream>, client: Stream, total: number): Promise<number> {
   const receiving = Promise.resolve(server).then(async (reader) => {
-    const buffer = new Uint8Array(CHUNK);
     let received = 0;
+    if (receiveWith.reader === "readable") {
+      for await (const chunk of reader.readable) received += chunk.length;
+      return received;
+    }
+    const buffer = new Uint8Array(CHUNK);
     let count: number | null;
     while ((count = await reader.read(buffer)) !== null) received += count;
     return received;
@@ -356,8 +362,16 @@ export async function measure(label: string, round: RoundFn, total: number, time
   }
 }
 
+/** How the unisock server side receives: `read(buffer)` into one reused buffer, or `readable`. */
+export type Reader = "read" | "readable";
+const READERS: readonly Reader[] = ["read", "readable"];
+
+/** The unisock receiving side of every transfer in this process (set by parseStreamOptions). */
+const receiveWith: { reader: Reader } = { reader: "read" };
+
 /** The options every stream bench takes. */
 export interface StreamOptions<S extends string> {
+  reader: Reader;
   mib: number;
   rounds: number;
   timeoutMs: number;
@@ -366,13 +380,20 @@ export interface StreamOptions<S extends string> {
 }
 
 /**
- * Parses `--mib N`, `--rounds N`, `--timeout S`, `--json` and `--only SIDE` (each but
- * `--only` also from BENCH_MIB, BENCH_ROUNDS, BENCH_TIMEOUT_S, BENCH_JSON).
+ * Parses `--mib N`, `--rounds N`, `--timeout S`, `--json`, `--reader read|readable` and
+ * `--only SIDE` (each but `--only` also from BENCH_MIB, BENCH_ROUNDS, BENCH_TIMEOUT_S,
+ * BENCH_JSON, BENCH_READER). `--reader readable`: the unisock server side receives
+ * through `conn.readable` (the runtime's own chunks on Node and Bun, no copy) instead of
+ * `read(buffer)` into a reused 64 KiB buffer (a copy of every byte on Node and Bun).
  */
 export function parseStreamOptions<S extends string>(bench: string, args: string[], sides: readonly S[]): StreamOptions<S> {
-  const usage: Usage = makeUsage(bench, `[--mib N] [--rounds N] [--timeout SECONDS] [--json] [--only ${sides.join("|")}]`);
+  const usage: Usage = makeUsage(bench, `[--mib N] [--rounds N] [--timeout SECONDS] [--json] [--reader read|readable] [--only ${sides.join("|")}]`);
   const env = process.env;
+  const isReader = (text: string | undefined): text is Reader => READERS.some((reader) => reader === text);
+  const reader = env.BENCH_READER ?? "read";
+  if (!isReader(reader)) usage(`BENCH_READER takes read or readable, got ${JSON.stringify(reader)}`);
   const options: StreamOptions<S> = {
+    reader,
     mib: positive(usage, "BENCH_MIB", env.BENCH_MIB ?? "1024", false),
     rounds: positive(usage, "BENCH_ROUNDS", env.BENCH_ROUNDS ?? "3", true),
     timeoutMs: positive(usage, "BENCH_TIMEOUT_S", env.BENCH_TIMEOUT_S ?? "60", false) * 1000,
@@ -385,12 +406,17 @@ export function parseStreamOptions<S extends string>(bench: string, args: string
     else if (flag === "--rounds") options.rounds = positive(usage, "--rounds", value(), true);
     else if (flag === "--timeout") options.timeoutMs = positive(usage, "--timeout", value(), false) * 1000;
     else if (flag === "--json") options.json = true;
-    else if (flag === "--only") {
+    else if (flag === "--reader") {
+      const text = value();
+      if (!isReader(text)) usage(`--reader takes read or readable, got ${JSON.stringify(text)}`);
+      options.reader = text;
+    } else if (flag === "--only") {
       const text = value();
       if (!isSide(text)) usage(`--only takes ${alternatives(sides)}, got ${JSON.stringify(text)}`);
       options.only = text;
     } else return false;
     return true;
   });
+  receiveWith.reader = options.reader;
   return options;
 }

@@ -66,7 +66,8 @@ async function main(): Promise<void> {
 
   print(
     `${BENCH} on ${runtime} ${runtimeVersion}: ${options.mib} MiB per round over ${HOST}, ${CHUNK / 1024} KiB chunks, ` +
-      `${options.rounds} rounds of each after a warm-up; native = ${NATIVE_API}`,
+      `${options.rounds} rounds of each after a warm-up; unisock receives with ${options.reader === "read" ? "read(buffer)" : "readable"}; ` +
+      `native = ${NATIVE_API}`,
   );
   print("MB/s with MB = 10^6 bytes; CPU s/GB = user + system CPU seconds of the whole process per 10^9 bytes");
   print(
@@ -104,7 +105,7 @@ async function main(): Promise<void> {
   const native = medians("native");
   const ratio = unisock.mbps / native.mbps;
   print(row("median", "", unisock, native));
-  const summary = `${BENCH} ${runtime} ${runtimeVersion}: unisock ${unisock.mbps.toFixed(0)} MB/s, native ${
+  const summary = `${BENCH} ${runtime} ${runtimeVersion}${options.reader === "readable" ? " (readable)" : ""}: unisock ${unisock.mbps.toFixed(0)} MB/s, native ${
     native.mbps.toFixed(0)
   } MB/s, ratio ${ratio.toFixed(2)}`;
   print(summary);
@@ -119,6 +120,7 @@ async function main(): Promise<void> {
       runtime,
       version: runtimeVersion,
       nativeApi: NATIVE_API,
+      reader: options.reader,
       units: { mbps: "MB/s, MB = 10^6 bytes, medians", cpuSecondsPerGB: "process CPU seconds per 10^9 bytes, medians" },
       bytesPerRound: total,
       chunkBytes: CHUNK,

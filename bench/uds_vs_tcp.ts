@@ -112,7 +112,7 @@ async function main(): Promise<void> {
       cpuSecondsPerGB: round3(medians[side]!.cpuPerGB),
       rounds: results[side].map((figures) => ({ mbps: round1(figures.mbps), cpuSecondsPerGB: round3(figures.cpuPerGB) })),
     });
-    const head = { bench: BENCH, runtime, version: runtimeVersion, nativeApi: nativeUnix, bytesPerRound: total, chunkBytes: CHUNK, rounds: options.rounds };
+    const head = { bench: BENCH, runtime, version: runtimeVersion, reader: options.reader, nativeApi: nativeUnix, bytesPerRound: total, chunkBytes: CHUNK, rounds: options.rounds };
 
     if (options.only !== undefined) {
       const summary = `${BENCH} ${runtime} ${runtimeVersion}: ${options.only} only, ${medians[options.only]!.mbps.toFixed(0)} MB/s`;
@@ -126,7 +126,7 @@ async function main(): Promise<void> {
     const udsOverTcp = uds / tcpMbps;
     const overNative = uds / native;
     print(`uds/tcp ${verdict(udsOverTcp, GOAL_UDS_TCP)}; unisock/native ${verdict(overNative, GOAL_NATIVE)}`);
-    const summary = `${BENCH} ${runtime} ${runtimeVersion}: uds ${uds.toFixed(0)} MB/s, tcp ${tcpMbps.toFixed(0)} MB/s, ` +
+    const summary = `${BENCH} ${runtime} ${runtimeVersion}${options.reader === "readable" ? " (readable)" : ""}: uds ${uds.toFixed(0)} MB/s, tcp ${tcpMbps.toFixed(0)} MB/s, ` +
       `uds/tcp ${udsOverTcp.toFixed(2)}, native uds ${native.toFixed(0)} MB/s, unisock/native ${overNative.toFixed(2)}`;
     print(summary);
     if (options.json) {

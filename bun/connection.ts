@@ -59,6 +59,10 @@ export class BunConnection<A extends Address> implements RawConnection<A> {
     return this.reader.read(buffer, this.#busy);
   }
 
+  readChunk(): Promise<Uint8Array | null> {
+    return this.reader.take(this.#busy);
+  }
+
   readonly #busy = (): SocketError =>
     socketError("invalid-state", this.#operation("read"), this.#target, "another read is pending");
 

@@ -13,6 +13,12 @@ interface PendingRead {
   reject: (error: SocketError) => void;
 }
 
+interface PendingTake {
+  buffer: undefined;
+  resolve: (chunk: Uint8Array | null) => void;
+  reject: (error: SocketError) => void;
+}
+
 /** Flow control hooks of the data source. */
 export interface FlowControl {
   pause(): void;
@@ -29,7 +35,7 @@ export class ChunkReader {
   #first = 0;
   #offset = 0;
   #queued = 0;
-  #pending: PendingRead | undefined;
+  #pending: PendingRead | PendingTake | undefined;
   #ended = false;
   #error: SocketError | undefined;
   #paused = false;
@@ -51,6 +57,10 @@ export class ChunkReader {
     const pending = this.#pending;
     if (pending !== undefined && this.#queued === 0) {
       this.#pending = undefined;
+      if (pending.buffer === undefined) {
+        pending.resolve(owned ? chunk : chunk.slice());
+        return;
+      }
       const count = Math.min(chunk.length, pending.buffer.length);
       pending.buffer.set(count === chunk.length ? chunk : chunk.subarray(0, count));
       pending.resolve(count);
@@ -107,6 +117,31 @@ export class ChunkReader {
     });
   }
 
+  /**
+   * The next received bytes as they came, without copying them into a buffer of the
+   * caller's (the chunk, or what is left of it); null at end of stream. Shares the
+   * one-call-at-a-time rule with `read`.
+   */
+  take(busy: () => SocketError): Promise<Uint8Array | null> {
+    if (this.#pending !== undefined) return Promise.reject(busy());
+    if (this.#queued > 0) return Promise.resolve(this.#takeOut());
+    if (this.#error !== undefined) return Promise.reject(this.#error);
+    if (this.#ended) return Promise.resolve(null);
+    return new Promise((resolve, reject) => {
+      this.#pending = { buffer: undefined, resolve, reject };
+    });
+  }
+
+  #takeOut(): Uint8Array {
+    const chunks = this.#chunks;
+    const chunk = chunks[this.#first];
+    const rest = this.#offset === 0 ? chunk : chunk.subarray(this.#offset);
+    this.#first++;
+    this.#offset = 0;
+    this.#consumed(rest.length);
+    return rest;
+  }
+
   #copyOut(buffer: Uint8Array): number {
     let written = 0;
     const chunks = this.#chunks;
@@ -126,6 +161,13 @@ export class ChunkReader {
         this.#offset = start + room;
       }
     }
+    this.#consumed(written);
+    return written;
+  }
+
+  /** Drops spent chunks and resumes the source once the queue has drained enough. */
+  #consumed(count: number): void {
+    const chunks = this.#chunks;
     if (this.#first === chunks.length) {
       chunks.length = 0;
       this.#first = 0;
@@ -133,11 +175,10 @@ export class ChunkReader {
       chunks.splice(0, this.#first);
       this.#first = 0;
     }
-    this.#queued -= written;
+    this.#queued -= count;
     if (this.#paused && this.#queued <= this.#highWater / 2) {
       this.#paused = false;
       this.#flow.resume();
     }
-    return written;
   }
 }

@@ -199,14 +199,16 @@ export class Connection<A extends IpSocketAddress | UnixSocketAddress = IpSocket
     this.#raw.setKeepAlive(on !== false, delayMs);
   }
 
-  /** The bytes received, as a web stream. Use either this or `read`, not both. */
+  /**
+   * The bytes received, as a web stream. Use either this or `read`, not both. On Node
+   * and Bun the chunks are the runtime's own receive buffers, handed on without a copy.
+   */
   get readable(): ReadableStream<Uint8Array> {
     this.#readable ??= new ReadableStream<Uint8Array>({
       pull: async (controller) => {
-        const chunk = new Uint8Array(STREAM_CHUNK);
-        const count = await this.read(chunk);
-        if (count === null) controller.close();
-        else controller.enqueue(chunk.subarray(0, count));
+        const chunk = await this.#nextChunk();
+        if (chunk === null) controller.close();
+        else controller.enqueue(chunk);
       },
       cancel: () => this.close(),
     }, { highWaterMark: 0 });
@@ -229,6 +231,18 @@ export class Connection<A extends IpSocketAddress | UnixSocketAddress = IpSocket
   [Symbol.asyncDispose](): Promise<void> {
     this.close();
     return Promise.resolve();
+  }
+
+  /** The next chunk for `readable`: the driver's own buffer where it can give one. */
+  async #nextChunk(): Promise<Uint8Array | null> {
+    const raw = this.#raw;
+    if (raw.readChunk === undefined) {
+      const chunk = new Uint8Array(STREAM_CHUNK);
+      const count = await this.read(chunk);
+      return count === null ? null : chunk.subarray(0, count);
+    }
+    if (this.#closed) throw this.#error("invalid-state", "read", "connection is closed");
+    return raw.readChunk();
   }
 
   #checkOpen(operation: string): void {

@@ -55,6 +55,12 @@ export interface RawConnection<A extends IpSocketAddress | UnixSocketAddress = I
    * resolves once it no longer needs them. One call at a time.
    */
   write(bytes: Uint8Array): Promise<void> | undefined;
+  /**
+   * Optional: the next received bytes in a buffer the runtime handed over and no longer
+   * uses (no copy), or null at end of stream; shares `read`'s one-call-at-a-time rule.
+   * The portable `readable` stream uses it where a driver has it (Node, Bun).
+   */
+  readChunk?(): Promise<Uint8Array | null>;
   /** Sends FIN once queued writes are out; reading goes on. */
   closeWrite(): Promise<void>;
   /** Releases the socket at once; pending reads resolve with null. */

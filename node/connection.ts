@@ -63,6 +63,10 @@ export class NodeConnection<A extends IpSocketAddress | UnixSocketAddress> imple
     return this.#reader.read(buffer, this.#busy);
   }
 
+  readChunk(): Promise<Uint8Array | null> {
+    return this.#reader.take(this.#busy);
+  }
+
   readonly #busy = (): SocketError =>
     socketError("invalid-state", `${this.#protocol}.read`, this.#target, "another read is pending");
 
