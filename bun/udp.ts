@@ -51,19 +51,14 @@ export async function bunUdpBind(request: UdpBindRequest, sink: DatagramSink): P
   const label = formatSocketAddress(localAddress);
   return {
     localAddress,
-    async send(data, address, port) {
-      for (let tries = 0; ; tries++) {
-        if (closed) throw socketError("invalid-state", "udp.send", label, "socket is closed");
-        let sent: boolean;
-        try {
-          sent = bound.send(data, port, address);
-        } catch (error) {
-          throw bunError(error, "udp.send", formatSocketAddress({ address, port }));
-        }
-        if (sent) return;
-        if (tries >= 16) throw socketError("out-of-memory", "udp.send", formatSocketAddress({ address, port }), "send buffer stays full");
-        await new Promise<void>((wake) => drains.push(wake));
+    send(data, address, port) {
+      if (closed) return Promise.reject(socketError("invalid-state", "udp.send", label, "socket is closed"));
+      try {
+        if (bound.send(data, port, address)) return undefined;
+      } catch (error) {
+        return Promise.reject(bunError(error, "udp.send", formatSocketAddress({ address, port })));
       }
+      return sendWhenDrained(data, address, port);
     },
     async sendMany(datagrams) {
       if (closed) throw socketError("invalid-state", "udp.sendMany", label, "socket is closed");
@@ -88,6 +83,22 @@ export async function bunUdpBind(request: UdpBindRequest, sink: DatagramSink): P
     joinMulticast: async (group, iface) => option("joinMulticast", () => bound.addMembership(group, iface)),
     leaveMulticast: async (group, iface) => option("leaveMulticast", () => bound.dropMembership(group, iface)),
   };
+  /** The send buffer was full: tries again on each 'drain', up to 16 times. */
+  async function sendWhenDrained(data: Uint8Array, address: string, port: number): Promise<void> {
+    for (let tries = 0; ; tries++) {
+      if (tries >= 16) throw socketError("out-of-memory", "udp.send", formatSocketAddress({ address, port }), "send buffer stays full");
+      await new Promise<void>((wake) => drains.push(wake));
+      if (closed) throw socketError("invalid-state", "udp.send", label, "socket is closed");
+      let sent: boolean;
+      try {
+        sent = bound.send(data, port, address);
+      } catch (error) {
+        throw bunError(error, "udp.send", formatSocketAddress({ address, port }));
+      }
+      if (sent) return;
+    }
+  }
+
   function option(name: string, apply: () => unknown): void {
     if (closed) throw socketError("invalid-state", `udp.${name}`, label, "socket is closed");
     try {

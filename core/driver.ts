@@ -114,8 +114,11 @@ export interface OutgoingDatagram {
 /** A bound UDP socket as a driver gives it. Option setters throw `not-supported` where the runtime lacks them. */
 export interface RawUdpSocket {
   readonly localAddress: IpSocketAddress;
-  /** Sends one datagram; resolves once the runtime no longer needs `data`. */
-  send(data: Uint8Array, address: IpAddress, port: number): Promise<void>;
+  /**
+   * Sends one datagram. `undefined` when the runtime sent it at once and no longer needs
+   * `data` (no promise made); otherwise a promise that resolves once it no longer does.
+   */
+  send(data: Uint8Array, address: IpAddress, port: number): Promise<void> | undefined;
   /** Sends several in one call where the runtime has a batch send (Bun); resolves with how many went. */
   sendMany?(datagrams: readonly OutgoingDatagram[]): Promise<number>;
   setBroadcast(on: boolean): void;

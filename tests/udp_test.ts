@@ -47,6 +47,23 @@ for (const { name, net } of networks()) {
       assert.equal(text((await server.receive()).data), "now heard");
     });
 
+    it("a destination sent to before is checked again after connect, and its payload size every time", async () => {
+      await using a = await net.udp.bind({ hostname: "127.0.0.1" });
+      await using b = await net.udp.bind({ hostname: "127.0.0.1" });
+      await using c = await net.udp.bind({ hostname: "127.0.0.1" });
+      const toB = { address: "127.0.0.1", port: b.localAddress.port };
+      await a.send(bytes("first"), toB);
+      await rejectsWith(a.send(new Uint8Array(65_508), toB), "datagram-too-large");
+      await rejectsWith(a.send("not bytes" as Loose, toB), "invalid-argument");
+      a.connect(c.localAddress);
+      await rejectsWith(a.send(bytes("not to b"), toB), "invalid-argument");
+      a.disconnect();
+      await a.send(bytes("second"), toB);
+      assert.deepEqual([text((await b.receive()).data), text((await b.receive()).data)], ["first", "second"]);
+      a.close();
+      await rejectsWith(a.send(bytes("closed"), toB), "invalid-state");
+    });
+
     it("datagram-too-large past 65,507 bytes over IPv4; the largest one arrives whole", async () => {
       await using a = await net.udp.bind({ hostname: "127.0.0.1" });
       await using b = await net.udp.bind({ hostname: "127.0.0.1" });

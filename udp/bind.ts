@@ -5,12 +5,12 @@
  */
 import { checkPort, describeValue, parseIp } from "../core/address.ts";
 import type { ParsedIp } from "../core/address.ts";
-import type { Datagram, Driver } from "../core/driver.ts";
+import type { Driver } from "../core/driver.ts";
 import { socketError } from "../core/errors.ts";
 import type { NameResolver } from "../tcp/connect.ts";
 import { DatagramQueue } from "./datagram_queue.ts";
 import { UdpSocket } from "./socket.ts";
-import type { SendCheck } from "./socket.ts";
+import type { SendCheck, UdpDatagram } from "./socket.ts";
 
 /**
  * Where and how to bind.
@@ -77,7 +77,7 @@ export async function bindUdp(
     address = parseIp(first) as ParsedIp;
   }
   const hears = checkBind(address, port, hostname);
-  const queue = new DatagramQueue<Datagram>(size);
+  const queue = new DatagramQueue<UdpDatagram>(size);
   let socket: UdpSocket | undefined;
   const raw = await driver.udpBind(
     {
@@ -94,7 +94,9 @@ export async function bindUdp(
         // Once connected, only the peer's datagrams count.
         const remote = socket?.remoteAddress;
         if (remote === undefined || (datagram.port === remote.port && datagram.address === remote.address)) {
-          queue.push(datagram);
+          // The driver's address is canonical already: no parsing per datagram.
+          const { address, port } = datagram;
+          queue.push({ data: datagram.data, remoteAddress: { address, port, family: address.includes(":") ? "ipv6" : "ipv4" } });
         }
       },
       error(error) {

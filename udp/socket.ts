@@ -8,7 +8,7 @@ import { untilClosed } from "../core/until_closed.ts";
 import { describeValue, formatSocketAddress, ipSocketAddress, parseIp } from "../core/address.ts";
 import type { IpAddress, IpFamily, IpSocketAddress, ParsedIp } from "../core/address.ts";
 import { checkSignal } from "../core/abort.ts";
-import type { Datagram, OutgoingDatagram, RawUdpSocket } from "../core/driver.ts";
+import type { OutgoingDatagram, RawUdpSocket } from "../core/driver.ts";
 import { SocketError, socketError } from "../core/errors.ts";
 import type { DatagramQueue } from "./datagram_queue.ts";
 
@@ -72,11 +72,13 @@ export class UdpSocket implements AsyncIterable<UdpDatagram> {
   /** The address and port it is bound to. */
   readonly localAddress: IpSocketAddress;
   readonly #raw: RawUdpSocket;
-  readonly #queue: DatagramQueue<Datagram>;
+  readonly #queue: DatagramQueue<UdpDatagram>;
   readonly #checkSend: SendCheck | undefined;
   readonly #allowed = new Set<string>();
   readonly #label: string;
   #remote: IpSocketAddress | undefined;
+  /** The last destination given to a send, and what it was checked to be. */
+  #lastTarget: { address: string; port: number; target: IpSocketAddress } | undefined;
   #closed = false;
 
   /**
@@ -86,7 +88,7 @@ export class UdpSocket implements AsyncIterable<UdpDatagram> {
    * @param queue Where the driver's datagrams are queued.
    * @param checkSend The policy's check for destinations, if any.
    */
-  constructor(raw: RawUdpSocket, queue: DatagramQueue<Datagram>, checkSend: SendCheck | undefined) {
+  constructor(raw: RawUdpSocket, queue: DatagramQueue<UdpDatagram>, checkSend: SendCheck | undefined) {
     this.#raw = raw;
     this.#queue = queue;
     this.#checkSend = checkSend;
@@ -111,10 +113,17 @@ export class UdpSocket implements AsyncIterable<UdpDatagram> {
    * @param to The destination; omitted when connected.
    * @returns The number of bytes sent.
    */
-  async send(data: Uint8Array, to?: UdpTarget): Promise<number> {
-    const target = this.#target(data, to, "udp.send");
-    await this.#raw.send(data, target.address, target.port);
-    return data.length;
+  send(data: Uint8Array, to?: UdpTarget): Promise<number> {
+    let target: IpSocketAddress;
+    try {
+      target = this.#target(data, to, "udp.send");
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const length = data.length;
+    const pending = this.#raw.send(data, target.address, target.port);
+    // Sent at once (Bun): no promise of the driver's to wait for.
+    return pending === undefined ? Promise.resolve(length) : pending.then(() => length);
   }
 
   /**
@@ -140,11 +149,16 @@ export class UdpSocket implements AsyncIterable<UdpDatagram> {
    * @param options `signal` to stop waiting; it rejects with `signal.reason`.
    * @returns The datagram and who sent it.
    */
-  async receive(options?: { signal?: AbortSignal }): Promise<UdpDatagram> {
-    const signal = checkSignal(options?.signal, "udp.receive");
-    if (this.#closed) throw this.#error("invalid-state", "udp.receive", "socket is closed");
-    const datagram = await this.#queue.take(signal);
-    return { data: datagram.data, remoteAddress: ipSocketAddress(datagram.address, datagram.port) };
+  receive(options?: { signal?: AbortSignal }): Promise<UdpDatagram> {
+    let signal: AbortSignal | undefined;
+    try {
+      signal = checkSignal(options?.signal, "udp.receive");
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.#closed) return Promise.reject(this.#error("invalid-state", "udp.receive", "socket is closed"));
+    // Queued as they are returned: no promise or object of ours per datagram on the way out.
+    return this.#queue.take(signal);
   }
 
   /**
@@ -157,12 +171,14 @@ export class UdpSocket implements AsyncIterable<UdpDatagram> {
     const parsed = this.#checkTarget(remote, "udp.connect");
     this.#checkDestination(parsed, remote.port);
     this.#remote = ipSocketAddress(parsed.address, remote.port);
+    this.#lastTarget = undefined;
   }
 
   /** Forgets the connected peer: `send` needs `to` again, and any sender is received. */
   disconnect(): void {
     this.#checkOpen("udp.disconnect");
     this.#remote = undefined;
+    this.#lastTarget = undefined;
   }
 
   /**
@@ -247,21 +263,31 @@ export class UdpSocket implements AsyncIterable<UdpDatagram> {
   #target(data: Uint8Array, to: UdpTarget | undefined, operation: string): IpSocketAddress {
     this.#checkOpen(operation);
     if (!(data instanceof Uint8Array)) throw this.#error("invalid-argument", operation, "data must be a Uint8Array");
-    let target: IpSocketAddress;
-    if (to === undefined) {
-      if (this.#remote === undefined) throw this.#error("invalid-argument", operation, "not connected: give a destination");
-      target = this.#remote;
-    } else {
-      const parsed = this.#checkTarget(to, operation);
-      target = ipSocketAddress(parsed.address, to.port);
-      if (this.#remote !== undefined && (target.address !== this.#remote.address || target.port !== this.#remote.port)) {
-        throw this.#error("invalid-argument", operation, `connected to ${formatSocketAddress(this.#remote)}, not ${formatSocketAddress(target)}`);
-      }
-    }
+    const last = this.#lastTarget;
+    // The same destination as the last send (the common case): checked then, and
+    // connect/disconnect forget it, so only the payload's size is left to check.
+    const target = last !== undefined && typeof to === "object" && to !== null && to.address === last.address && to.port === last.port
+      ? last.target
+      : this.#checkedTarget(to, operation);
     if (data.length > MAX_PAYLOAD[target.family]) {
       throw socketError("datagram-too-large", operation, formatSocketAddress(target), `${data.length} bytes; at most ${MAX_PAYLOAD[target.family]} over ${target.family}`);
     }
+    return target;
+  }
+
+  #checkedTarget(to: UdpTarget | undefined, operation: string): IpSocketAddress {
+    if (to === undefined) {
+      // The connected peer, checked against the policy by connect().
+      if (this.#remote === undefined) throw this.#error("invalid-argument", operation, "not connected: give a destination");
+      return this.#remote;
+    }
+    const parsed = this.#checkTarget(to, operation);
+    const target = ipSocketAddress(parsed.address, to.port);
+    if (this.#remote !== undefined && (target.address !== this.#remote.address || target.port !== this.#remote.port)) {
+      throw this.#error("invalid-argument", operation, `connected to ${formatSocketAddress(this.#remote)}, not ${formatSocketAddress(target)}`);
+    }
     this.#checkDestination(target, target.port);
+    this.#lastTarget = { address: to.address, port: to.port, target };
     return target;
   }
 
