@@ -92,25 +92,22 @@ const atLeast = (value, from) => ({ test: (v, goal) => v >= goal, text: (goal) =
 const atMost = (value, from) => ({ test: (v, goal) => v <= goal, text: (goal) => `≤ ${goal}`, value, from });
 const below = (value, from, format = String) => ({ test: (v, goal) => v < goal, text: (goal) => `< ${format(goal)}`, value, from });
 
+/** The throughput rows of one way of receiving: `read(buffer)` (""), or `readable`. */
+const streamRows = (tcpBench, udsBench, how) => [
+  { bench: tcpBench, label: `TCP throughput unisock/native${how}`, value: (j) => j.ratio, format: ratio, goal: atLeast(0.95) },
+  {
+    bench: udsBench,
+    label: `UDS throughput unisock/native${how}`,
+    value: (j) => j.unisockOverNative,
+    format: ratio,
+    goal: atLeast(0.95, (j) => j.goals?.unisockOverNative),
+  },
+  { bench: udsBench, label: `UDS/TCP throughput (unisock)${how}`, value: (j) => j.udsOverTcp, format: ratio, goal: atLeast(1.5, (j) => j.goals?.udsOverTcp) },
+];
+
 const ROWS = [
-  { bench: "tcp_throughput", label: "TCP throughput unisock/native", value: (j) => j.ratio, format: ratio, goal: atLeast(0.95) },
-  {
-    bench: "uds_vs_tcp",
-    label: "UDS throughput unisock/native",
-    value: (j) => j.unisockOverNative,
-    format: ratio,
-    goal: atLeast(0.95, (j) => j.goals?.unisockOverNative),
-  },
-  { bench: "uds_vs_tcp", label: "UDS/TCP throughput (unisock)", value: (j) => j.udsOverTcp, format: ratio, goal: atLeast(1.5, (j) => j.goals?.udsOverTcp) },
-  { bench: "tcp_readable", label: "TCP throughput unisock/native, `readable`", value: (j) => j.ratio, format: ratio, goal: atLeast(0.95) },
-  {
-    bench: "uds_readable",
-    label: "UDS throughput unisock/native, `readable`",
-    value: (j) => j.unisockOverNative,
-    format: ratio,
-    goal: atLeast(0.95, (j) => j.goals?.unisockOverNative),
-  },
-  { bench: "uds_readable", label: "UDS/TCP throughput (unisock), `readable`", value: (j) => j.udsOverTcp, format: ratio, goal: atLeast(1.5, (j) => j.goals?.udsOverTcp) },
+  ...streamRows("tcp_throughput", "uds_vs_tcp", ""),
+  ...streamRows("tcp_readable", "uds_readable", ", `readable`"),
   { bench: "echo_rtt", label: "echo RTT p50 unisock/native (lower is better)", value: (j) => j.ratio, format: ratio, goal: atMost(1.1, (j) => j.goal) },
   { bench: "udp", label: "UDP received/s unisock/native", value: (j) => j.ratio, format: ratio },
   { bench: "udp", label: "UDP sendMany/send loop (unisock)", value: (j) => j.sendManyOverLoop, format: ratio },
