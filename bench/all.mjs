@@ -193,7 +193,14 @@ function runtimeVersions() {
   return versions;
 }
 
-/** The --quick options of a bench that its file mentions, and the notes about the others. */
+/** A bench file's text and that of the bench files it imports (where shared options live). */
+function benchSource(file) {
+  const text = fs.readFileSync(file, "utf8");
+  const imported = [...text.matchAll(/from "\.\/([\w-]+\.ts)"/g)].map((m) => path.join(path.dirname(file), m[1]));
+  return [text, ...imported.filter((f) => fs.existsSync(f)).map((f) => fs.readFileSync(f, "utf8"))].join("\n");
+}
+
+/** The --quick options of a bench that its file (or one it imports) mentions, and notes about the others. */
 function quickArgs(bench, source) {
   const args = [];
   const notes = [];
@@ -335,7 +342,7 @@ async function main() {
     present.push(bench.name);
     let args = bench.full ?? [];
     if (options.quick) {
-      const quick = quickArgs(bench, fs.readFileSync(file, "utf8"));
+      const quick = quickArgs(bench, benchSource(file));
       args = quick.args;
       notes.push(...quick.notes);
     }
