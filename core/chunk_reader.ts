@@ -19,6 +19,14 @@ interface PendingTake {
   reject: (error: SocketError) => void;
 }
 
+/**
+ * The same bytes as a plain `Uint8Array` (no copy): Node and Bun hand over `Buffer`s, whose
+ * `slice` is a view and `toString` decodes; every runtime gives callers the same type.
+ */
+function plain(chunk: Uint8Array): Uint8Array {
+  return Object.getPrototypeOf(chunk) === Uint8Array.prototype ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
+
 /** Flow control hooks of the data source. */
 export interface FlowControl {
   pause(): void;
@@ -58,7 +66,7 @@ export class ChunkReader {
     if (pending !== undefined && this.#queued === 0) {
       this.#pending = undefined;
       if (pending.buffer === undefined) {
-        pending.resolve(owned ? chunk : chunk.slice());
+        pending.resolve(owned ? plain(chunk) : new Uint8Array(chunk));
         return;
       }
       const count = Math.min(chunk.length, pending.buffer.length);
@@ -67,7 +75,8 @@ export class ChunkReader {
       if (count === chunk.length) return;
       rest = chunk.subarray(count);
     }
-    this.#chunks.push(owned ? rest : rest.slice());
+    // A copy by the constructor: a Buffer's slice() would be a view.
+    this.#chunks.push(owned ? rest : new Uint8Array(rest));
     this.#queued += rest.length;
     if (!this.#paused && this.#queued >= this.#highWater) {
       this.#paused = true;
@@ -139,7 +148,7 @@ export class ChunkReader {
     this.#first++;
     this.#offset = 0;
     this.#consumed(rest.length);
-    return rest;
+    return plain(rest);
   }
 
   #copyOut(buffer: Uint8Array): number {

@@ -94,6 +94,8 @@ for (const { name, net } of networks()) {
         const chunks: Uint8Array[] = [];
         const streamed = createHash("sha256");
         for await (const chunk of conn.readable) {
+          // A plain Uint8Array on every runtime (not a Buffer, whose slice is a view).
+          assert.equal(Object.getPrototypeOf(chunk), Uint8Array.prototype);
           streamed.update(chunk);
           chunks.push(chunk);
         }
