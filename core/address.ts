@@ -4,6 +4,7 @@
  * @module
  */
 import ipaddr from "ipaddr.js";
+import { plainIpv6 } from "./ipv6_text.ts";
 import { socketError } from "./errors.ts";
 
 /**
@@ -101,7 +102,10 @@ export function parseIp(text: string): ParsedIp | undefined {
   if (DOTTED_QUAD.test(literal)) {
     return literal.split(".").every((part) => Number(part) <= 255) ? { address: literal, family: "ipv4" } : undefined;
   }
-  if (!literal.includes(":") || !ipaddr.IPv6.isValid(literal)) return undefined;
+  if (!literal.includes(":")) return undefined;
+  const plain = plainIpv6(literal);
+  if (plain !== undefined) return { address: plain, family: "ipv6" };
+  if (!ipaddr.IPv6.isValid(literal)) return undefined;
   return { address: formatIpv6(ipaddr.IPv6.parse(literal)), family: "ipv6" };
 }
 

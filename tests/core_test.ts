@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import ipaddr from "ipaddr.js";
 import { formatSocketAddress, parseIp } from "../core/address.ts";
+import { plainIpv6 } from "../core/ipv6_text.ts";
 import { codeFromErrno } from "../core/errno.ts";
 import { SOCKET_ERROR_CODES, SocketError, socketError } from "../core/errors.ts";
 import { orderAddresses } from "../resolve/order.ts";
@@ -21,6 +23,62 @@ describe("addresses", () => {
     for (const text of ["127.1", "0x7f.0.0.1", "2130706433", "017.0.0.1", "example.com", "", "1.2.3.4.5"]) {
       assert.equal(parseIp(text), undefined, text);
     }
+  });
+
+  it("the IPv6 fast path agrees with ipaddr.js on 50,000 seeded random literals", () => {
+    // What parseIp gave before the fast path: ipaddr.js decides validity and RFC 5952 text.
+    const reference = (text: string): string | undefined => {
+      if (!ipaddr.IPv6.isValid(text)) return undefined;
+      const ip = ipaddr.IPv6.parse(text);
+      if (ip.isIPv4MappedAddress()) return `::ffff:${ip.toIPv4Address().toString()}`;
+      const canonical = ip.toRFC5952String();
+      // A zone only means something on a link-local address.
+      return ip.range() !== "linkLocal" && canonical.includes("%") ? canonical.slice(0, canonical.indexOf("%")) : canonical;
+    };
+    let x = 0x9e3779b9;
+    const random = (n: number): number => {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      return (x >>> 0) % n;
+    };
+    const hex = "0123456789abcdefABCDEF";
+    const group = (): string => {
+      const kind = random(6);
+      if (kind === 0) return "0";
+      if (kind === 1) return "ffff";
+      const digits = random(8) === 0 ? 5 : 1 + random(4);
+      return Array.from({ length: digits }, () => (random(3) === 0 ? "0" : hex[random(hex.length)])).join("");
+    };
+    const literal = (): string => {
+      const count = random(10);
+      let text = random(5) === 0 ? "::" : random(20) === 0 ? ":" : "";
+      for (let k = 0; k < count; k++) {
+        if (k > 0) text += random(8) === 0 ? "::" : random(40) === 0 ? ":::" : ":";
+        text += group();
+      }
+      if (random(6) === 0) text += "::";
+      if (random(30) === 0) text += ".1";
+      else if (random(12) === 0) text += `${text === "" || text.endsWith(":") ? "" : ":"}${random(300)}.${random(256)}.1.${random(256)}`;
+      if (random(30) === 0) text = text.slice(0, random(text.length + 1)) + " %g.-x"[random(6)] + text.slice(random(text.length + 1));
+      return text;
+    };
+    let fast = 0;
+    let valid = 0;
+    for (let n = 0; n < 50_000; n++) {
+      const text = literal();
+      const expected = reference(text);
+      const plain = plainIpv6(text);
+      if (plain !== undefined) {
+        fast++;
+        assert.equal(plain, expected, `plainIpv6(${JSON.stringify(text)})`);
+      }
+      const parsed = text.includes(":") ? parseIp(text) : undefined;
+      assert.equal(parsed?.address, expected, `parseIp(${JSON.stringify(text)})`);
+      if (expected !== undefined) valid++;
+    }
+    // The generator must reach both sides: literals the fast path takes, and others.
+    assert.ok(fast > 5_000 && valid > fast + 100 && valid < 45_000, `fast path ${fast}, valid ${valid} of 50,000`);
   });
 
   it("formats socket addresses", () => {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readdirSync, readlinkSync } from "node:fs";
 import { describe, it } from "node:test";
 import dnsPacket from "dns-packet";
 import { loadableDrivers } from "../core/ambient.ts";
@@ -54,6 +55,26 @@ describe("WireResolver against a misbehaving server (every loadable driver)", ()
       const resolver = make();
       assert.deepEqual(await resolver.resolve("spoof.test", "ipv4"), ["203.0.113.20"]);
       assert.equal(resolver.stats.dropped, 1);
+    });
+  });
+
+  it("a second copy of the answer is not counted as dropped, and the query's socket is closed right after", async () => {
+    const sockets = (): number => readdirSync("/proc/self/fd").filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`).startsWith("socket:");
+      } catch {
+        return false; // closed while listing
+      }
+    }).length;
+    await withServer((query) => ({ kind: "many", actions: [good(query), good(query)] }), async (_server, make) => {
+      const resolver = make();
+      await new Promise((resolve) => setTimeout(resolve, 50)); // the sockets of earlier tests' queries close
+      const before = sockets();
+      assert.deepEqual(await resolver.resolve("twice.test", "ipv4"), ["203.0.113.20"]);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(resolver.stats.dropped, 0);
+      assert.equal(resolver.stats.udpQueries, 1);
+      assert.equal(sockets(), before);
     });
   });
 

@@ -60,6 +60,7 @@ export async function exchangeUdp(exchange: Exchange): Promise<DecodedResponse> 
     },
     {
       message(datagram) {
+        if (settle === undefined) return; // answered, timed out or failed: the socket is closing
         if (datagram.address !== server.address || datagram.port !== server.port || !sameId(datagram.data, id)) {
           exchange.onDropped();
           return;
@@ -85,7 +86,10 @@ export async function exchangeUdp(exchange: Exchange): Promise<DecodedResponse> 
   } catch (error) {
     throw asResolverError(error, name, where);
   } finally {
-    socket.close();
+    // Nothing is read from the socket any more; closing it (a system call) waits until the
+    // caller has its answer. The next macrotask is soon enough for every runtime's leak checks.
+    settle = undefined;
+    setTimeout(() => socket.close(), 0);
   }
 }
 
