@@ -24,6 +24,8 @@ export interface BunSocket<T> {
 
 /** Handlers of `Bun.connect` and `Bun.listen`. */
 export interface BunSocketHandler<T> {
+  /** What `data` receives: Bun's default is a `Buffer`. */
+  binaryType?: "uint8array";
   open?(socket: BunSocket<T>): void;
   data?(socket: BunSocket<T>, data: Uint8Array): void;
   drain?(socket: BunSocket<T>): void;

@@ -148,6 +148,8 @@ export class BunConnection<A extends Address> implements RawConnection<A> {
 
 /** Handlers shared by every socket; the state lives in `socket.data`. */
 const HANDLERS: BunSocketHandler<BunConnection<Address>> = {
+  // Plain Uint8Arrays (the type every runtime gives), not Buffers: no view to make per chunk.
+  binaryType: "uint8array",
   data: (socket, data) => socket.data.reader.push(data, true),
   drain: (socket) => socket.data.onDrain(),
   end: (socket) => socket.data.reader.end(),

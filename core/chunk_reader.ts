@@ -20,8 +20,9 @@ interface PendingTake {
 }
 
 /**
- * The same bytes as a plain `Uint8Array` (no copy): Node and Bun hand over `Buffer`s, whose
- * `slice` is a view and `toString` decodes; every runtime gives callers the same type.
+ * The same bytes as a plain `Uint8Array` (no copy): Node hands over `Buffer`s (Bun too,
+ * unless asked for `uint8array`), whose `slice` is a view and `toString` decodes; every
+ * runtime gives callers the same type.
  */
 function plain(chunk: Uint8Array): Uint8Array {
   return Object.getPrototypeOf(chunk) === Uint8Array.prototype ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
