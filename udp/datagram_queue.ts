@@ -20,7 +20,8 @@ export class DatagramQueue<T> {
   readonly #capacity: number;
   readonly #items: T[] = [];
   readonly #waiters: Waiter<T>[] = [];
-  #failure: SocketError | undefined;
+  /** Why the queue ended: the error, or what makes it (on first need: a closed socket that nobody reads from makes none). */
+  #failure: SocketError | (() => SocketError) | undefined;
 
   constructor(capacity: number) {
     this.#capacity = capacity;
@@ -50,7 +51,7 @@ export class DatagramQueue<T> {
   /** The next datagram; rejects with `signal.reason` when aborted, or the failure once closed. */
   take(signal: AbortSignal | undefined): Promise<T> {
     if (this.#items.length > 0) return Promise.resolve(this.#items.shift() as T);
-    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    if (this.#failure !== undefined) return Promise.reject(this.#failureError());
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
       const waiter: Waiter<T> = { resolve, reject, signal, onAbort: undefined };
@@ -66,14 +67,27 @@ export class DatagramQueue<T> {
     });
   }
 
-  /** Ends the queue: waiting and later takes reject with `failure` (queued datagrams are discarded). */
-  fail(failure: SocketError): void {
+  /**
+   * Ends the queue: waiting and later takes reject with `failure` (queued datagrams are
+   * discarded). A function is called only when a take needs the error, once.
+   */
+  fail(failure: SocketError | (() => SocketError)): void {
     if (this.#failure !== undefined) return;
     this.#failure = failure;
     this.#items.length = 0;
+    if (this.#waiters.length === 0) return;
+    const error = this.#failureError();
     for (const waiter of this.#waiters.splice(0)) {
       if (waiter.onAbort !== undefined) waiter.signal?.removeEventListener("abort", waiter.onAbort);
-      waiter.reject(failure);
+      waiter.reject(error);
     }
+  }
+
+  #failureError(): SocketError {
+    const failure = this.#failure as SocketError | (() => SocketError);
+    if (typeof failure !== "function") return failure;
+    const error = failure();
+    this.#failure = error;
+    return error;
   }
 }

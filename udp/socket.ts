@@ -245,7 +245,7 @@ export class UdpSocket implements AsyncIterable<UdpDatagram> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#queue.fail(this.#error("invalid-state", "udp.receive", "socket is closed"));
+    this.#queue.fail(() => this.#error("invalid-state", "udp.receive", "socket is closed"));
     this.#raw.close();
   }
 

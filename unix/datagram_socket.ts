@@ -206,7 +206,7 @@ export class UnixDatagramSocket implements AsyncIterable<UnixDatagram> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#queue.fail(this.#error("invalid-state", "unix.receive", "socket is closed"));
+    this.#queue.fail(() => this.#error("invalid-state", "unix.receive", "socket is closed"));
     this.#raw.close();
   }
 
