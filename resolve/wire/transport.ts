@@ -60,7 +60,9 @@ export async function exchangeUdp(exchange: Exchange): Promise<DecodedResponse> 
     },
     {
       message(datagram) {
-        if (settle === undefined) return; // answered, timed out or failed: the socket is closing
+        // Once answered, failed or timed out, later datagrams mean nothing: not even a drop.
+        const done = settle;
+        if (done === undefined) return;
         if (datagram.address !== server.address || datagram.port !== server.port || !sameId(datagram.data, id)) {
           exchange.onDropped();
           return;
@@ -69,14 +71,21 @@ export async function exchangeUdp(exchange: Exchange): Promise<DecodedResponse> 
         try {
           response = decodeResponse(datagram.data, name);
         } catch (error) {
-          settle?.reject(error);
+          settle = undefined;
+          done.reject(error);
           return;
         }
-        if (answersQuery(response, id, name, type)) settle?.resolve(response);
-        else exchange.onDropped();
+        if (!answersQuery(response, id, name, type)) {
+          exchange.onDropped();
+          return;
+        }
+        settle = undefined;
+        done.resolve(response);
       },
       error(error) {
-        settle?.reject(socketError("temporary-resolver-failure", "resolve", name, `${where}: ${error.message}`, error));
+        const done = settle;
+        settle = undefined;
+        done?.reject(socketError("temporary-resolver-failure", "resolve", name, `${where}: ${error.message}`, error));
       },
     },
   );
