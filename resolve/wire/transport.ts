@@ -6,7 +6,7 @@
  * @module
  */
 import { formatSocketAddress } from "../../core/address.ts";
-import type { Driver } from "../../core/driver.ts";
+import type { DatagramSink, Driver, RawUdpSocket } from "../../core/driver.ts";
 import { SocketError, socketError } from "../../core/errors.ts";
 import type { NameServer } from "./config.ts";
 import { answersQuery, decodeResponse, frameForTcp, TcpFrameReader } from "./packet.ts";
@@ -50,46 +50,44 @@ export async function exchangeUdp(exchange: Exchange): Promise<DecodedResponse> 
   const where = formatSocketAddress(server);
   let settle: { resolve(value: DecodedResponse): void; reject(error: unknown): void } | undefined;
   const settled = new Promise<DecodedResponse>((resolve, reject) => (settle = { resolve, reject }));
-  const socket = await exchange.driver.udpBind(
-    {
-      address: server.family === "ipv6" ? "::" : "0.0.0.0",
-      port: 0,
-      family: server.family,
-      reuseAddress: false,
-      ipv6Only: false,
-    },
-    {
-      message(datagram) {
-        // Once answered, failed or timed out, later datagrams mean nothing: not even a drop.
-        const done = settle;
-        if (done === undefined) return;
-        if (datagram.address !== server.address || datagram.port !== server.port || !sameId(datagram.data, id)) {
-          exchange.onDropped();
-          return;
-        }
-        let response: DecodedResponse;
-        try {
-          response = decodeResponse(datagram.data, name);
-        } catch (error) {
-          settle = undefined;
-          done.reject(error);
-          return;
-        }
-        if (!answersQuery(response, id, name, type)) {
-          exchange.onDropped();
-          return;
-        }
+  // A socket error can come while the send is still pending, before anyone awaits this.
+  settled.catch(() => {});
+  const sink: DatagramSink = {
+    message(datagram) {
+      // Once answered, failed or timed out, later datagrams mean nothing: not even a drop.
+      const done = settle;
+      if (done === undefined) return;
+      if (datagram.address !== server.address || datagram.port !== server.port || !sameId(datagram.data, id)) {
+        exchange.onDropped();
+        return;
+      }
+      let response: DecodedResponse;
+      try {
+        response = decodeResponse(datagram.data, name);
+      } catch (error) {
         settle = undefined;
-        done.resolve(response);
-      },
-      error(error) {
-        const done = settle;
-        settle = undefined;
-        done?.reject(socketError("temporary-resolver-failure", "resolve", name, `${where}: ${error.message}`, error));
-      },
+        done.reject(error);
+        return;
+      }
+      if (!answersQuery(response, id, name, type)) {
+        exchange.onDropped();
+        return;
+      }
+      settle = undefined;
+      done.resolve(response);
     },
-  );
+    error(error) {
+      const done = settle;
+      settle = undefined;
+      done?.reject(socketError("temporary-resolver-failure", "resolve", name, `${where}: ${error.message}`, error));
+    },
+  };
+  let socket: RawUdpSocket | undefined;
   try {
+    socket = await exchange.driver.udpBind(
+      { address: server.family === "ipv6" ? "::" : "0.0.0.0", port: 0, family: server.family, reuseAddress: false, ipv6Only: false },
+      sink,
+    );
     await socket.send(exchange.message, server.address, server.port);
     return await withTimeout(settled, exchange, where);
   } catch (error) {
@@ -98,7 +96,8 @@ export async function exchangeUdp(exchange: Exchange): Promise<DecodedResponse> 
     // Nothing is read from the socket any more; closing it (a system call) waits until the
     // caller has its answer. The next macrotask is soon enough for every runtime's leak checks.
     settle = undefined;
-    setTimeout(() => socket.close(), 0);
+    const open = socket;
+    if (open !== undefined) setTimeout(() => open.close(), 0);
   }
 }
 
