@@ -1,0 +1,64 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import process from "node:process";
+import { describe, it } from "node:test";
+
+// Running out of file descriptors, for real: this runtime runs tests/fixtures/fd_limit_child.ts
+// under `prlimit --nofile=256:256`; the child fills every descriptor left, tries each kind of
+// socket, frees them and tries again, and prints what happened as one JSON line.
+const CHILD = fileURLToPath(new URL("./fixtures/fd_limit_child.ts", import.meta.url));
+const RUN_LIMIT_MS = 60_000;
+
+function childCommand(): string[] {
+  const deno = (globalThis as { Deno?: { execPath(): string } }).Deno;
+  if (deno !== undefined) return [deno.execPath(), "run", "-A", "--no-lock", CHILD];
+  return [process.execPath, CHILD];
+}
+
+type Outcome = { ok: true } | { code: string; emfile: boolean } | { raw: string };
+interface Report {
+  filled: number;
+  exhausted: Record<string, Outcome>;
+  recovered: Record<string, Outcome>;
+  replied: boolean;
+}
+
+function runChild(): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("prlimit", ["--nofile=256:256", ...childCommand()], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
+    let output = "";
+    child.stdout.on("data", (chunk: Uint8Array) => (output += chunk));
+    child.stderr.on("data", (chunk: Uint8Array) => (output += chunk));
+    const timer = setTimeout(() => child.kill("SIGKILL"), RUN_LIMIT_MS);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
+
+describe("no file descriptor left (prlimit --nofile=256)", () => {
+  it("every socket call fails with a SocketError naming EMFILE, the same code on every runtime, and works again once descriptors are free", async () => {
+    const { code, output } = await runChild();
+    assert.equal(code, 0, output);
+    const report = JSON.parse(output.trim().split("\n").at(-1) ?? "") as Report;
+    assert.ok(report.filled > 100, output);
+    const expected = {
+      "tcp.connect": "unknown",
+      "tcp.listen": "unknown",
+      "unix.connect": "unknown",
+      "unix.listen": "unknown",
+      "udp.bind": "unknown",
+      "WireResolver.resolve": "temporary-resolver-failure",
+    };
+    for (const [call, wanted] of Object.entries(expected)) {
+      // No code of the contract fits "no descriptor left" (WASI's new-socket-limit is not in
+      // it), so it is unknown, with EMFILE in the message or cause.
+      assert.deepEqual(report.exhausted[call], { code: wanted, emfile: true }, `${call} with no descriptor left: ${output}`);
+      if (call !== "WireResolver.resolve") assert.deepEqual(report.recovered[call], { ok: true }, `${call} afterwards: ${output}`);
+    }
+    assert.equal(report.replied, true, "the listener still answers after the descriptors came back");
+  });
+});
