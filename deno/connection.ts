@@ -7,6 +7,7 @@
 import { describeSocketAddress } from "../core/address.ts";
 import type { IpSocketAddress, UnixSocketAddress } from "../core/address.ts";
 import type { RawConnection, RawListener } from "../core/driver.ts";
+import { errnoOf } from "../core/errno.ts";
 import { endsTarget } from "../core/ends.ts";
 import type { ConnectionEnds, StreamProtocol } from "../core/ends.ts";
 import { socketError } from "../core/errors.ts";
@@ -136,22 +137,41 @@ export function denoListener<A extends Address, C extends DenoStreamConn>(
 ): RawListener<A> {
   const label = `${protocol} ${describeSocketAddress(localAddress)}`;
   let closed = false;
+  let wake: (() => void) | undefined;
   return {
     localAddress,
     async accept(): Promise<RawConnection<A>> {
-      if (closed) throw socketError("invalid-state", "accept", label, "listener is closed");
-      try {
-        const conn = await listener.accept();
-        return new DenoConnection(conn, ends(conn));
-      } catch (error) {
+      // With no file descriptor left, Deno's accept fails and the connection waits in the
+      // kernel's queue; Node (libuv) and Bun keep listening, so the listener waits and tries
+      // again (5 ms, doubling up to 1 s) instead of failing.
+      for (let delayMs = 5;; delayMs = Math.min(delayMs * 2, MAX_ACCEPT_BACKOFF_MS)) {
         if (closed) throw socketError("invalid-state", "accept", label, "listener is closed");
-        throw denoError(error, "accept", label);
+        try {
+          const conn = await listener.accept();
+          return new DenoConnection(conn, ends(conn));
+        } catch (error) {
+          if (closed) throw socketError("invalid-state", "accept", label, "listener is closed");
+          const errno = errnoOf(error);
+          if (errno !== "EMFILE" && errno !== "ENFILE") throw denoError(error, "accept", label);
+        }
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, delayMs);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        wake = undefined;
       }
     },
     close() {
       if (closed) return;
       closed = true;
       listener.close();
+      wake?.();
     },
   };
 }
+
+/** The longest wait between accepts while no file descriptor is left. */
+const MAX_ACCEPT_BACKOFF_MS = 1000;
