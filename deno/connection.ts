@@ -137,7 +137,8 @@ export function denoListener<A extends Address, C extends DenoStreamConn>(
 ): RawListener<A> {
   const label = `${protocol} ${describeSocketAddress(localAddress)}`;
   let closed = false;
-  let wake: (() => void) | undefined;
+  /** Accepts waiting to try again; closing wakes them. */
+  const sleepers = new Set<() => void>();
   return {
     localAddress,
     async accept(): Promise<RawConnection<A>> {
@@ -155,20 +156,21 @@ export function denoListener<A extends Address, C extends DenoStreamConn>(
           if (errno !== "EMFILE" && errno !== "ENFILE") throw denoError(error, "accept", label);
         }
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, delayMs);
-          wake = () => {
+          const wake = (): void => {
             clearTimeout(timer);
+            sleepers.delete(wake);
             resolve();
           };
+          const timer = setTimeout(wake, delayMs);
+          sleepers.add(wake);
         });
-        wake = undefined;
       }
     },
     close() {
       if (closed) return;
       closed = true;
       listener.close();
-      wake?.();
+      for (const wake of [...sleepers]) wake();
     },
   };
 }
