@@ -12,9 +12,12 @@ export function bunError(error: unknown, operation: string, target: string): Soc
   if (error instanceof SocketError) return error;
   let errno = errnoOf(error)?.replace(/^DNS_/, "");
   // Bun reports a connect that got no socket because no file descriptor was left as
-  // ECONNREFUSED, and such a listen with no errno at all ("Failed to listen at ..."):
-  // if the process cannot open a file either, that was the reason.
-  if (errno === undefined || errno === "ECONNREFUSED") errno = descriptorsExhausted() ?? errno;
+  // ECONNREFUSED, and such a listen with no errno at all ("Failed to listen at ..."). If the
+  // process cannot open a file either, that was most likely the reason: a guess, made after
+  // the fact, that a descriptor freed or taken in between can get wrong.
+  if ((errno === undefined || errno === "ECONNREFUSED") && /\.(connect|listen)$/.test(operation)) {
+    errno = descriptorsExhausted() ?? errno;
+  }
   const text = error instanceof Error ? error.message : String(error);
   // Bun's socket messages ("Failed to connect") leave the errno out.
   const message = errno !== undefined && !text.includes(errno) ? `${text} (${errno})` : text;
