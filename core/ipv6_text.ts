@@ -20,8 +20,8 @@ function hexValue(code: number): number {
 
 /**
  * The RFC 5952 text of a plain, well-formed IPv6 literal; undefined when `text` is not
- * one (it may still be valid: embedded IPv4, a zone, a group of five digits), which
- * means "ask the full parser".
+ * one (it may still be valid, with embedded IPv4 or a zone, or it may be no address at
+ * all), which means "ask the full parser".
  *
  * @param text The literal, without brackets.
  * @returns The canonical text, or undefined.
