@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import process from "node:process";
 import { describe, it } from "node:test";
+import { runProcess } from "./helpers.ts";
 
 // Running out of file descriptors, for real: this runtime runs tests/fixtures/fd_limit_child.ts
 // under `prlimit --nofile=256:256`; the child fills every descriptor left, tries each kind of
@@ -28,20 +28,9 @@ interface Report {
   reply: string;
 }
 
-function runChild(): Promise<{ code: number | null; stdout: string; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("prlimit", ["--nofile=256:256", ...childCommand()], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Uint8Array) => (stdout += chunk));
-    child.stderr.on("data", (chunk: Uint8Array) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill("SIGKILL"), RUN_LIMIT_MS);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, output: `stdout:\n${stdout}\nstderr:\n${stderr}` });
-    });
-  });
+async function runChild(): Promise<{ code: number | null; stdout: string; output: string }> {
+  const { code, stdout, stderr } = await runProcess("prlimit", ["--nofile=256:256", ...childCommand()], { NO_COLOR: "1" }, RUN_LIMIT_MS);
+  return { code, stdout, output: `stdout:\n${stdout}\nstderr:\n${stderr}` };
 }
 
 describe("no file descriptor left (prlimit --nofile=256)", () => {

@@ -1,6 +1,7 @@
 /** Shared test helpers: the drivers to run against, an echo server, peers, hashing. */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
+import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { loadableDrivers } from "../core/ambient.ts";
 import type { Connection } from "../core/connection.ts";
@@ -133,4 +134,35 @@ export async function closedPort(net: Network): Promise<number> {
   listener.close();
   await new Promise((resolve) => setTimeout(resolve, 20));
   return port;
+}
+
+/** What a finished child process left: its exit code (null when killed), stdout and stderr. */
+export interface ProcessResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `command` to its end, killed after `limitMs`. `NODE_TEST_CONTEXT` is left out of the
+ * environment, so a nested `node --test` reports on its own instead of to this runner.
+ */
+export function runProcess(command: string, args: string[], env: Record<string, string>, limitMs: number): Promise<ProcessResult> {
+  const { NODE_TEST_CONTEXT: _, ...inherited } = process.env;
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env: { ...inherited, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Uint8Array) => (stdout += chunk));
+    child.stderr.on("data", (chunk: Uint8Array) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill("SIGKILL"), limitMs);
+    child.on("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
 }

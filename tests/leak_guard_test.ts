@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import process from "node:process";
 import { describe, it } from "node:test";
+import { runProcess } from "./helpers.ts";
 
 // The leak guard (tests/leak_guard.ts) that scripts/test.mjs loads before every test file
 // is itself tested here: this runtime runs tests/fixtures/leaky_file.ts with the guard
@@ -18,27 +18,10 @@ function testCommand(): [string, string[]] {
   return [process.execPath, ["--test", "--import", GUARD, FIXTURE]];
 }
 
-interface Outcome {
-  code: number | null;
-  output: string;
-}
-
-function runFixture(leak: string): Promise<Outcome> {
+async function runFixture(leak: string): Promise<{ code: number | null; output: string }> {
   const [command, args] = testCommand();
-  // A nested `node --test` would report to this runner through NODE_TEST_CONTEXT.
-  const { NODE_TEST_CONTEXT: _, ...env } = process.env;
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env: { ...env, UNISOCK_LEAK: leak, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
-    let output = "";
-    child.stdout.on("data", (chunk: Buffer) => (output += chunk));
-    child.stderr.on("data", (chunk: Buffer) => (output += chunk));
-    const timer = setTimeout(() => child.kill("SIGKILL"), RUN_LIMIT_MS);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
-  });
+  const { code, stdout, stderr } = await runProcess(command, args, { UNISOCK_LEAK: leak, NO_COLOR: "1" }, RUN_LIMIT_MS);
+  return { code, output: stdout + stderr };
 }
 
 describe("leak guard", () => {
