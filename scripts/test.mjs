@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// The project's one test command (`npm test`): type checks, then the test suite
+// The project's one test command (`npm test`): the tests' system peers (installed
+// with apt-get when missing, as root: scripts/peers.mjs), type checks, then the test suite
 // under tests/ on Node, Deno and Bun, then the npm package's smoke test (build,
 // pack, install the tarball, use it on every runtime: scripts/smoke/run.mjs), with
 // one summary line per runtime and for the smoke test, and a final
@@ -29,6 +30,7 @@ import fs from "node:fs";
 import path from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { ensurePeers } from "./peers.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const BIN = path.join(ROOT, "node_modules", ".bin");
@@ -559,6 +561,16 @@ async function runRuntime(runtime, files) {
 async function main() {
   const options = parseArgs(process.argv.slice(2));
   const files = options.checkOnly ? [] : testFiles(options.paths);
+
+  // The tests' real peers (dnsmasq, socat, openssl, ...: scripts/peers.mjs) before anything
+  // else: installed here as root with apt-get, or the run stops at once naming them.
+  if (!options.checkOnly && files.length > 0) {
+    const peers = ensurePeers((line) => console.log(`test.mjs: ${line}`));
+    if (!peers.ok) {
+      console.error(`test.mjs: ${peers.message}`);
+      process.exit(1);
+    }
+  }
 
   const checks = options.check ? await typeChecks() : [];
   const results = [];
