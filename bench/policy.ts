@@ -29,8 +29,8 @@ import process from "node:process";
 import { Bench } from "tinybench";
 import { parseIp } from "../core/address.ts";
 import type { ParsedIp } from "../core/address.ts";
-import { RulePolicy } from "../core/capability/compiled.ts";
-import type { AccessRequest } from "../core/policy.ts";
+import { RulePolicy } from "../network/capability/compiled.ts";
+import type { AccessRequest } from "../network/policy.ts";
 
 const GOAL_NS = 1000;
 

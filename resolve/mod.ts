@@ -10,10 +10,11 @@
  * @module
  */
 import type { IpAddress } from "../core/address.ts";
-import { ambientNetwork } from "../core/ambient.ts";
+import { ambientNetwork } from "../network/ambient.ts";
 import type { ResolveOptions } from "./resolve.ts";
 
 export type { Resolver, ResolveOptions } from "./resolve.ts";
+// A WireResolver made without a driver uses the runtime's: network/ambient.ts, imported above, sets it.
 export { WireResolver } from "./wire/wire_resolver.ts";
 export type { WireResolverStats } from "./wire/wire_resolver.ts";
 export type { WireResolverOptions } from "./wire/options.ts";

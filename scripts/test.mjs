@@ -480,7 +480,7 @@ function runtimeCommand(runtime, files) {
 }
 
 const ENTRY_POINTS = ["mod.ts", "resolve/mod.ts", "tcp/mod.ts", "udp/mod.ts", "unix/mod.ts", "cli/mod.ts"];
-const LIBRARY_DIRS = ["core", "resolve", "tcp", "udp", "unix", "node", "deno", "bun", "cli"];
+const LIBRARY_DIRS = ["core", "network", "resolve", "tcp", "udp", "unix", "node", "deno", "bun", "cli"];
 
 /** Every library source file, for the doc tests; cli/mod.ts runs the tool when loaded, so not it. */
 function librarySources() {

@@ -14,7 +14,7 @@
  * @module
  */
 import type { IpSocketAddress } from "../core/address.ts";
-import { ambientNetwork } from "../core/ambient.ts";
+import { ambientNetwork } from "../network/ambient.ts";
 import type { Connection } from "../core/connection.ts";
 import type { Listener } from "../core/listener.ts";
 import type { TcpConnectAddress, TcpConnectOptions } from "./connect.ts";

@@ -11,10 +11,10 @@ import path from "node:path";
 import process from "node:process";
 import { describe, it } from "node:test";
 import type { Driver } from "../core/driver.ts";
-import type { Network } from "../core/network.ts";
-import type { NetworkPolicyInit } from "../core/capability/rules.ts";
+import type { Network } from "../network/network.ts";
+import type { NetworkPolicyInit } from "../network/capability/rules.ts";
 import { SocketError } from "../core/errors.ts";
-import { loadableDrivers } from "../core/ambient.ts";
+import { loadableDrivers } from "../network/ambient.ts";
 import {
   CountingResolver,
   restricted,

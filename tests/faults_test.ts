@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { loadableDrivers } from "../core/ambient.ts";
+import { loadableDrivers } from "../network/ambient.ts";
 import { SocketError } from "../core/errors.ts";
 import { WireResolver } from "../resolve/wire/wire_resolver.ts";
 import { drain, networks, portOf, rejectsWith, startEchoServer, startPeer } from "./helpers.ts";

@@ -3,12 +3,12 @@ import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { loadableDrivers } from "../core/ambient.ts";
+import { loadableDrivers } from "../network/ambient.ts";
 import type { Connection } from "../core/connection.ts";
 import type { Driver } from "../core/driver.ts";
 import type { Listener } from "../core/listener.ts";
-import { Network } from "../core/network.ts";
-import { ALLOW_ALL } from "../core/policy.ts";
+import { Network } from "../network/network.ts";
+import { ALLOW_ALL } from "../network/policy.ts";
 import type { IpSocketAddress } from "../core/address.ts";
 import { SocketError } from "../core/errors.ts";
 

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
-import { loadableDrivers } from "../core/ambient.ts";
+import { loadableDrivers } from "../network/ambient.ts";
 import type { Driver } from "../core/driver.ts";
 import { socketError } from "../core/errors.ts";
-import { Network } from "../core/network.ts";
-import { ALLOW_ALL } from "../core/policy.ts";
+import { Network } from "../network/network.ts";
+import { ALLOW_ALL } from "../network/policy.ts";
 import { lookupHosts, parseHostsFile } from "../resolve/wire/hosts.ts";
 import { orderAddresses } from "../resolve/order.ts";
 import { WireResolver } from "../resolve/wire/wire_resolver.ts";

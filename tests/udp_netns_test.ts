@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
-import { loadableDrivers } from "../core/ambient.ts";
+import { loadableDrivers } from "../network/ambient.ts";
 
 const child = fileURLToPath(new URL("./peers/udp_netns_child.ts", import.meta.url));
 

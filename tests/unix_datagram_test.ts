@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import process from "node:process";
 import { describe, it } from "node:test";
-import type { AccessRequest } from "../core/policy.ts";
-import { Network } from "../core/network.ts";
-import { detectRuntime } from "../core/runtime.ts";
+import type { AccessRequest } from "../network/policy.ts";
+import { Network } from "../network/network.ts";
+import { detectRuntime } from "../network/runtime.ts";
 import { networks, rejectsWith } from "./helpers.ts";
 import { abstractName, makeStaleSocket, withTempDir } from "./unix_helpers.ts";
 

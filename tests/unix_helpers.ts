@@ -4,7 +4,7 @@ import fs from "node:fs";
 import process from "node:process";
 import type { Connection } from "../core/connection.ts";
 import type { Listener } from "../core/listener.ts";
-import { detectRuntime } from "../core/runtime.ts";
+import { detectRuntime } from "../network/runtime.ts";
 import { echo } from "./helpers.ts";
 
 /**

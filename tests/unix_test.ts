@@ -3,8 +3,8 @@ import fs from "node:fs";
 import path from "node:path";
 import process from "node:process";
 import { describe, it } from "node:test";
-import type { AccessRequest } from "../core/policy.ts";
-import { Network } from "../core/network.ts";
+import type { AccessRequest } from "../network/policy.ts";
+import { Network } from "../network/network.ts";
 import { drain, networks, rejectsWith, sendPattern } from "./helpers.ts";
 import {
   abstractName,

@@ -2,15 +2,15 @@ import assert from "node:assert/strict";
 import { readdirSync, readlinkSync } from "node:fs";
 import { describe, it } from "node:test";
 import dnsPacket from "dns-packet";
-import { loadableDrivers } from "../core/ambient.ts";
+import { loadableDrivers } from "../network/ambient.ts";
 import { WireResolver } from "../resolve/wire/wire_resolver.ts";
 import type { WireResolverOptions } from "../resolve/wire/options.ts";
 import { rejectsWith } from "./helpers.ts";
 import { answer, startFaultDns } from "./peers/fault_dns.ts";
 import type { FaultAction, FaultDns } from "./peers/fault_dns.ts";
 import { frameForTcp } from "../resolve/wire/packet.ts";
-import { Network } from "../core/network.ts";
-import { ALLOW_ALL } from "../core/policy.ts";
+import { Network } from "../network/network.ts";
+import { ALLOW_ALL } from "../network/policy.ts";
 
 
 type Query = dnsPacket.DecodedPacket;

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { WireResolver } from "../resolve/wire/wire_resolver.ts";
-import { loadableDrivers } from "../core/ambient.ts";
+import { loadableDrivers } from "../network/ambient.ts";
 import { networks, rejectsWith } from "./helpers.ts";
 import { startDnsmasq } from "./peers/dnsmasq.ts";
 import type { Dnsmasq } from "./peers/dnsmasq.ts";

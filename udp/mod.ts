@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { ambientNetwork } from "../core/ambient.ts";
+import { ambientNetwork } from "../network/ambient.ts";
 import type { UdpBindOptions } from "./bind.ts";
 import type { UdpSocket } from "./socket.ts";
 

@@ -21,7 +21,7 @@
  * @module
  */
 import type { UnixSocketAddress } from "../core/address.ts";
-import { ambientNetwork } from "../core/ambient.ts";
+import { ambientNetwork } from "../network/ambient.ts";
 import type { Connection } from "../core/connection.ts";
 import type { Listener } from "../core/listener.ts";
 import type { UnixConnectOptions } from "./connect.ts";

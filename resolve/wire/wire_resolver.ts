@@ -7,7 +7,6 @@
 import type { IpAddress } from "../../core/address.ts";
 import type { Driver, LookupFamily } from "../../core/driver.ts";
 import { SocketError, socketError } from "../../core/errors.ts";
-import { runtimeDriver } from "../../core/runtime_driver.ts";
 import type { Resolver } from "../resolve.ts";
 import { AnswerCache } from "./cache.ts";
 import type { Outcome } from "./cache.ts";
@@ -25,6 +24,23 @@ import type { WireResolverOptions } from "./options.ts";
 const MAX_CNAME_HOPS = 8;
 const DEFAULT_CACHE_SIZE = 1000;
 const MAX_BACKOFF_MS = 30_000;
+
+/**
+ * The driver of a `WireResolver` made without one. resolve/ sits below the layer that
+ * picks the runtime's driver, so that layer hands it down: network/ambient.ts sets it
+ * when it loads, and every public entry point loads network/ambient.ts first.
+ */
+let defaultDriver: Driver | undefined;
+
+/**
+ * Internal: sets the driver a `WireResolver` constructed without one uses (the
+ * runtime's, set by the ambient network). A resolver given a driver keeps its own.
+ *
+ * @param driver The sockets to use.
+ */
+export function setDefaultWireDriver(driver: Driver): void {
+  defaultDriver = driver;
+}
 
 interface Settings {
   conf: ResolvConf;
@@ -59,7 +75,7 @@ export class WireResolver implements Resolver {
   /** What it did so far. */
   readonly stats: WireResolverStats = { udpQueries: 0, tcpQueries: 0, dropped: 0, cacheHits: 0 };
   readonly #options: WireResolverOptions;
-  readonly #driver: Driver;
+  readonly #driver: Driver | undefined;
   readonly #cache: AnswerCache;
   #settings: Promise<Settings> | undefined;
   #nextServer = 0;
@@ -73,7 +89,7 @@ export class WireResolver implements Resolver {
    * @param options `nameservers`, `hosts`, `search`, `ndots`, `timeout`, `attempts`, `rotate`, `cacheSize`.
    * @param driver Internal: the sockets to use (the runtime's by default).
    */
-  constructor(options: WireResolverOptions = {}, driver: Driver = runtimeDriver) {
+  constructor(options: WireResolverOptions = {}, driver?: Driver) {
     this.#options = checkWireOptions(options);
     this.#driver = driver;
     this.#cache = new AnswerCache(this.#options.cacheSize ?? DEFAULT_CACHE_SIZE);
@@ -220,7 +236,7 @@ export class WireResolver implements Resolver {
   async #ask(server: NameServer, name: string, type: QueryType, conf: ResolvConf, timeoutMs: number): Promise<DecodedResponse> {
     const id = randomId();
     const exchange = {
-      driver: this.#driver,
+      driver: this.#sockets(),
       server,
       id,
       name,
@@ -236,6 +252,14 @@ export class WireResolver implements Resolver {
     this.stats.tcpQueries++;
     const tcpId = randomId();
     return exchangeTcp({ ...exchange, id: tcpId, message: encodeQuery(tcpId, name, type, conf.edns0) });
+  }
+
+  /** The driver given, else the default (the runtime's), looked up when first needed. */
+  #sockets(): Driver {
+    const driver = this.#driver ?? defaultDriver;
+    // Only reachable by importing this file alone, never through an entry point; not a SocketError, so no retry hides it.
+    if (driver === undefined) throw new Error("WireResolver: no driver given and no default set (load network/ambient.ts)");
+    return driver;
   }
 
   #serverOrder(conf: ResolvConf): NameServer[] {

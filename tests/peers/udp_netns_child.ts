@@ -3,10 +3,10 @@
  * route on lo), so no datagram can leave the machine. Argument: the driver name.
  * Prints one JSON line with what it saw.
  */
-import { loadableDrivers } from "../../core/ambient.ts";
+import { loadableDrivers } from "../../network/ambient.ts";
 import { SocketError } from "../../core/errors.ts";
-import { Network } from "../../core/network.ts";
-import { ALLOW_ALL } from "../../core/policy.ts";
+import { Network } from "../../network/network.ts";
+import { ALLOW_ALL } from "../../network/policy.ts";
 
 const driver = loadableDrivers().find((d) => d.name === process.argv[process.argv.length - 1]);
 if (driver === undefined) throw new Error(`no driver ${process.argv.at(-1)}`);

@@ -5,10 +5,10 @@
  * @module
  */
 import process from "node:process";
-import { loadableDrivers } from "../../core/ambient.ts";
+import { loadableDrivers } from "../../network/ambient.ts";
 import { SocketError } from "../../core/errors.ts";
-import { Network } from "../../core/network.ts";
-import { ALLOW_ALL } from "../../core/policy.ts";
+import { Network } from "../../network/network.ts";
+import { ALLOW_ALL } from "../../network/policy.ts";
 
 const [path, driverName] = process.argv.slice(2);
 const driver = loadableDrivers().find((candidate) => candidate.name === driverName);

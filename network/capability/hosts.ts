@@ -5,8 +5,8 @@
  * @module
  */
 import ipaddr from "ipaddr.js";
-import { isAmbiguousIpv4, parseIp } from "../address.ts";
-import type { IpFamily } from "../address.ts";
+import { isAmbiguousIpv4, parseIp } from "../../core/address.ts";
+import type { IpFamily } from "../../core/address.ts";
 import { asciiName } from "../../resolve/names.ts";
 import { keyOfIp } from "./keys.ts";
 

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { formatUnixPath } from "../address.ts";
+import { formatUnixPath } from "../../core/address.ts";
 import type { AccessRequest, NetworkPolicy } from "../policy.ts";
 import { indexSockets, NameIndex, UnixIndex } from "./indexes.ts";
 import type { SocketIndex } from "./indexes.ts";

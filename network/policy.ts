@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { ParsedIp } from "./address.ts";
+import type { ParsedIp } from "../core/address.ts";
 
 /** What an operation wants to do, as the policy sees it. */
 export type AccessRequest =

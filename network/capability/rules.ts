@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { socketError } from "../errors.ts";
-import { describeValue } from "../address.ts";
+import { socketError } from "../../core/errors.ts";
+import { describeValue } from "../../core/address.ts";
 import { asciiName } from "../../resolve/names.ts";
 import { parseHost } from "./hosts.ts";
 import type { HostPattern } from "./hosts.ts";

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { describeValue } from "../address.ts";
-import { socketError } from "../errors.ts";
+import { describeValue } from "../../core/address.ts";
+import { socketError } from "../../core/errors.ts";
 import { readFlag } from "./rules.ts";
 import type { NetworkRules } from "./rules.ts";
 

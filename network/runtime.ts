@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { DriverName } from "./driver.ts";
+import type { DriverName } from "../core/driver.ts";
 
 /** The runtime the code runs on: Deno and Bun are recognised by their globals, else Node. */
 export function detectRuntime(): DriverName {

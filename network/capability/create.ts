@@ -3,8 +3,8 @@
  *
  * @module
  */
-import { describeValue } from "../address.ts";
-import { socketError } from "../errors.ts";
+import { describeValue } from "../../core/address.ts";
+import { socketError } from "../../core/errors.ts";
 import { Network } from "../network.ts";
 import { runtimeDriver } from "../runtime_driver.ts";
 import type { Resolver } from "../../resolve/resolve.ts";

@@ -6,7 +6,7 @@
 import { bunDriver } from "../bun/driver.ts";
 import { denoDriver } from "../deno/driver.ts";
 import { nodeDriver } from "../node/driver.ts";
-import type { Driver, DriverName } from "./driver.ts";
+import type { Driver, DriverName } from "../core/driver.ts";
 import { detectRuntime } from "./runtime.ts";
 
 const DRIVERS: Record<DriverName, Driver> = { node: nodeDriver, deno: denoDriver, bun: bunDriver };

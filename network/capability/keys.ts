@@ -7,8 +7,8 @@
  * @module
  */
 import ipaddr from "ipaddr.js";
-import { parseIp } from "../address.ts";
-import type { IpFamily } from "../address.ts";
+import { parseIp } from "../../core/address.ts";
+import type { IpFamily } from "../../core/address.ts";
 import { asciiName } from "../../resolve/names.ts";
 
 /** An address as the rules see it. */

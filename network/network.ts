@@ -4,12 +4,12 @@
  *
  * @module
  */
-import type { IpAddress, IpSocketAddress, ParsedIp, UnixSocketAddress } from "./address.ts";
-import type { Connection } from "./connection.ts";
-import { formatSocketAddress, formatUnixPath, parseIp } from "./address.ts";
-import type { Driver } from "./driver.ts";
-import { socketError } from "./errors.ts";
-import type { Listener } from "./listener.ts";
+import type { IpAddress, IpSocketAddress, ParsedIp, UnixSocketAddress } from "../core/address.ts";
+import type { Connection } from "../core/connection.ts";
+import { formatSocketAddress, formatUnixPath, parseIp } from "../core/address.ts";
+import type { Driver } from "../core/driver.ts";
+import { socketError } from "../core/errors.ts";
+import type { Listener } from "../core/listener.ts";
 import type { AccessRequest, NetworkPolicy } from "./policy.ts";
 import { ALLOW_ALL } from "./policy.ts";
 import { RulePolicy } from "./capability/compiled.ts";

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { parseIp } from "../address.ts";
+import { parseIp } from "../../core/address.ts";
 import type { NetworkPolicy } from "../policy.ts";
 import type { PeerFilter } from "../../udp/bind.ts";
 
