@@ -27,7 +27,15 @@ export { SOCKET_ERROR_CODES, SocketError } from "./core/errors.ts";
 export type { SocketErrorCode } from "./core/errors.ts";
 export type { IpAddress, IpFamily, IpSocketAddress, UnixSocketAddress } from "./core/address.ts";
 export { Connection } from "./core/connection.ts";
-export type { ReadOptions } from "./core/connection.ts";
+export type { ReadOptions, StartTlsInit } from "./core/connection.ts";
+export type {
+  CertificateAndKey,
+  ClientCertificateMode,
+  PeerCertificate,
+  TlsClientOptions,
+  TlsInfo,
+  TlsServerOptions,
+} from "./core/tls.ts";
 export { Listener } from "./core/listener.ts";
 export { Network } from "./network/network.ts";
 export { createNetwork } from "./network/capability/create.ts";

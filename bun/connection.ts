@@ -63,6 +63,10 @@ export class BunConnection<A extends Address> implements RawConnection<A> {
     return this.reader.take(this.#busy);
   }
 
+  reading(): boolean {
+    return this.reader.reading;
+  }
+
   readonly #busy = (): SocketError =>
     socketError("invalid-state", this.#operation("read"), this.#target, "another read is pending");
 

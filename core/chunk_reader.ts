@@ -112,6 +112,33 @@ export class ChunkReader {
     return this.#queued;
   }
 
+  /** Whether a read or take is waiting. */
+  get reading(): boolean {
+    return this.#pending !== undefined;
+  }
+
+  /**
+   * Takes out every byte received and not yet read, in order (for a TLS layer that takes
+   * the stream over); the reader then takes nothing more and its source is not resumed.
+   */
+  drain(): Uint8Array[] {
+    const rest: Uint8Array[] = [];
+    while (this.#first < this.#chunks.length) rest.push(this.#takeOutRaw());
+    this.#chunks.length = 0;
+    this.#first = 0;
+    this.#queued = 0;
+    this.#ended = true;
+    return rest;
+  }
+
+  #takeOutRaw(): Uint8Array {
+    const chunk = this.#chunks[this.#first];
+    const rest = this.#offset === 0 ? chunk : chunk.subarray(this.#offset);
+    this.#first++;
+    this.#offset = 0;
+    return rest;
+  }
+
   /**
    * Reads into `buffer`. One call at a time: while a read is pending, another rejects
    * with the error `busy()` makes.

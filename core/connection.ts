@@ -5,8 +5,10 @@
  * @module
  */
 import type { IpSocketAddress, UnixSocketAddress } from "./address.ts";
-import type { RawConnection } from "./driver.ts";
+import type { Driver, RawConnection } from "./driver.ts";
 import { SocketError, socketError } from "./errors.ts";
+import { checkTlsClient, checkTlsServer } from "./tls.ts";
+import type { TlsClientOptions, TlsInfo, TlsServerOptions } from "./tls.ts";
 
 /**
  * Options of {@linkcode Connection.read}.
@@ -29,6 +31,39 @@ export interface ReadOptions {
 const STREAM_CHUNK = 64 * 1024;
 
 /**
+ * What a connection needs for {@linkcode Connection.startTls}: the driver that runs TLS,
+ * and which side this connection is. Internal: `connect` and `accept` make it.
+ *
+ * @example The client side of a connection to `localhost`
+ * ```ts ignore
+ * const upgrade: TlsUpgrade = { driver, side: "client", hostname: "localhost" };
+ * ```
+ */
+export interface TlsUpgrade {
+  /** The driver whose `startTls` runs the handshake. */
+  driver: Pick<Driver, "startTls" | "checkTlsKeys">;
+  /** `client` for a connection made by `connect`, `server` for one from `accept`. */
+  side: "client" | "server";
+  /** The name or IP connected to (the default `serverName`); undefined on a Unix socket. */
+  hostname?: string;
+}
+
+/**
+ * Options of {@linkcode Connection.startTls} besides the TLS options.
+ *
+ * @example A handshake that may take 5 seconds
+ * ```ts
+ * import type { StartTlsInit } from "./connection.ts";
+ * const init: StartTlsInit = { signal: AbortSignal.timeout(5000) };
+ * console.log(init.signal !== undefined);
+ * ```
+ */
+export interface StartTlsInit {
+  /** Aborts the handshake: the connection is closed and `startTls` rejects with `signal.reason`. */
+  signal?: AbortSignal;
+}
+
+/**
  * A connected byte stream (TCP or Unix domain), the same on every runtime.
  *
  * @example Echo one message
@@ -47,7 +82,10 @@ export class Connection<A extends IpSocketAddress | UnixSocketAddress = IpSocket
   readonly remoteAddress: A;
   readonly #raw: RawConnection<A>;
   readonly #label: string;
+  readonly #upgrade: TlsUpgrade | undefined;
   #closed = false;
+  /** Set once `startTls` has taken the socket over: why this object can do nothing more. */
+  #spent: string | undefined;
   #writeClosed = false;
   #writeTail: Promise<void | undefined> | undefined;
   #readable: ReadableStream<Uint8Array> | undefined;
@@ -58,10 +96,12 @@ export class Connection<A extends IpSocketAddress | UnixSocketAddress = IpSocket
    *
    * @param raw The driver's connection.
    * @param label The protocol and peer for messages, such as `tcp 127.0.0.1:80` or `unix /run/app.sock`.
+   * @param upgrade What `startTls` needs; without it `startTls` is `not-supported`.
    */
-  constructor(raw: RawConnection<A>, label: string) {
+  constructor(raw: RawConnection<A>, label: string, upgrade?: TlsUpgrade) {
     this.#raw = raw;
     this.#label = label;
+    this.#upgrade = upgrade;
     this.localAddress = raw.localAddress;
     this.remoteAddress = raw.remoteAddress;
   }
@@ -85,7 +125,7 @@ export class Connection<A extends IpSocketAddress | UnixSocketAddress = IpSocket
     if (!(buffer instanceof Uint8Array)) {
       return Promise.reject(this.#error("invalid-argument", "read", "buffer must be a Uint8Array"));
     }
-    if (this.#closed) return Promise.reject(this.#error("invalid-state", "read", "connection is closed"));
+    if (this.#closed) return Promise.reject(this.#error("invalid-state", "read", this.#spent ?? "connection is closed"));
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
     // The driver refuses a second read while one is pending (invalid-state); the result
@@ -126,7 +166,7 @@ export class Connection<A extends IpSocketAddress | UnixSocketAddress = IpSocket
     if (!(bytes instanceof Uint8Array)) {
       return Promise.reject(this.#error("invalid-argument", "write", "bytes must be a Uint8Array"));
     }
-    if (this.#closed) return Promise.reject(this.#error("invalid-state", "write", "connection is closed"));
+    if (this.#closed) return Promise.reject(this.#error("invalid-state", "write", this.#spent ?? "connection is closed"));
     if (this.#writeClosed) {
       return Promise.reject(this.#error("invalid-state", "write", "writing was closed by closeWrite()"));
     }
@@ -157,12 +197,58 @@ export class Connection<A extends IpSocketAddress | UnixSocketAddress = IpSocket
 
   /** Half-closes: sends FIN after queued writes; reading goes on (`shutdown(SHUT_WR)`). */
   async closeWrite(): Promise<void> {
-    if (this.#closed) throw this.#error("invalid-state", "closeWrite", "connection is closed");
+    if (this.#closed) throw this.#error("invalid-state", "closeWrite", this.#spent ?? "connection is closed");
     if (this.#writeClosed) return;
     this.#writeClosed = true;
     const tail = this.#writeTail;
     if (tail !== undefined) await tail.catch(() => {});
     await this.#raw.closeWrite();
+  }
+
+  /**
+   * The TLS session: protocol, cipher, ALPN, server name and the verified certificate of
+   * the other side. Undefined on a plaintext connection.
+   */
+  get tls(): TlsInfo | undefined {
+    return this.#raw.tls;
+  }
+
+  /**
+   * Upgrades this plaintext connection to TLS in place (STARTTLS), and resolves with the
+   * encrypted connection once the handshake is done and the peer verified. On a connection
+   * made by `connect` this is the client side (`TlsClientOptions`; `serverName` defaults to
+   * the name connected to); on one from `accept`, the server side (`TlsServerOptions`).
+   * Bytes received and not yet read are TLS's first bytes. This object is spent from the
+   * call on: its `read` and `write` are `invalid-state`. A second call, a call on a TLS
+   * connection or during a read is `invalid-state`.
+   *
+   * @param options The TLS options of this side.
+   * @param init `signal` to abort the handshake (the connection is then closed).
+   * @returns The encrypted connection.
+   */
+  async startTls(options?: TlsClientOptions | TlsServerOptions, init?: StartTlsInit): Promise<Connection<A>> {
+    const operation = "startTls";
+    if (this.#spent !== undefined) throw this.#error("invalid-state", operation, this.#spent);
+    if (this.#closed) throw this.#error("invalid-state", operation, "connection is closed");
+    if (this.#raw.tls !== undefined) throw this.#error("invalid-state", operation, "the connection already speaks TLS");
+    const upgrade = this.#upgrade;
+    if (upgrade === undefined) throw this.#error("not-supported", operation, "this connection cannot start TLS");
+    if (this.#raw.reading()) throw this.#error("invalid-state", operation, "a read is pending; startTls must wait for it");
+    const checked = upgrade.side === "client"
+      ? checkTlsClient(options, upgrade.hostname, operation)
+      : checkTlsServer(options, operation);
+    upgrade.driver.checkTlsKeys(checked, operation);
+    const signal = init?.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw this.#error("invalid-argument", operation, "signal must be an AbortSignal");
+    }
+    this.#spent = "the connection was handed to TLS by startTls(); use the connection it returned";
+    this.#closed = true;
+    this.#writeClosed = true;
+    const tail = this.#writeTail;
+    if (tail !== undefined) await tail.catch(() => {});
+    const secure = await upgrade.driver.startTls(this.#raw, checked, signal);
+    return new Connection(secure, this.#label, upgrade);
   }
 
   /** Closes both directions at once and releases the socket. Closing twice is harmless. */
@@ -241,12 +327,12 @@ export class Connection<A extends IpSocketAddress | UnixSocketAddress = IpSocket
       const count = await this.read(chunk);
       return count === null ? null : chunk.subarray(0, count);
     }
-    if (this.#closed) throw this.#error("invalid-state", "read", "connection is closed");
+    if (this.#closed) throw this.#error("invalid-state", "read", this.#spent ?? "connection is closed");
     return raw.readChunk();
   }
 
   #checkOpen(operation: string): void {
-    if (this.#closed) throw this.#error("invalid-state", operation, "connection is closed");
+    if (this.#closed) throw this.#error("invalid-state", operation, this.#spent ?? "connection is closed");
   }
 
   /** Nagle's algorithm and keep-alive are TCP's; a Unix socket has neither. */

@@ -7,6 +7,7 @@
  */
 import type { IpAddress, IpFamily, IpSocketAddress, UnixSocketAddress } from "./address.ts";
 import type { SocketError } from "./errors.ts";
+import type { CheckedTls, TlsInfo } from "./tls.ts";
 
 /** Names of the drivers. */
 export type DriverName = "node" | "deno" | "bun";
@@ -69,6 +70,10 @@ export interface RawConnection<A extends IpSocketAddress | UnixSocketAddress = I
   setKeepAlive(on: boolean, delayMs?: number): void;
   /** Resolves when the socket is gone: closed by us, or by a reset. Never rejects. */
   readonly closed: Promise<void>;
+  /** The session, on a connection that speaks TLS; undefined on plaintext. */
+  readonly tls?: TlsInfo;
+  /** Whether a `read` or `readChunk` is pending. */
+  reading(): boolean;
 }
 
 /** A listening socket as a driver gives it. */
@@ -202,4 +207,23 @@ export interface Driver {
    * the runtime gave them. Rejects with a resolver `SocketError`.
    */
   lookup(name: string, family: LookupFamily): Promise<IpAddress[]>;
+  /**
+   * Runs a TLS handshake over `raw` (client or server side, as `options.side` says) and
+   * resolves with the encrypted connection once it is done and the peer verified. `raw` is
+   * spent either way: bytes it had received but not yet handed out are TLS's first bytes;
+   * on failure (a TLS `SocketError`, or `signal.reason`) it is closed.
+   */
+  /**
+   * The driver whose TCP sockets TLS runs fastest over, where it is not this one: Deno and
+   * Bun name Node's (their `node:tls` over a `net.Socket` needs no `Duplex` in between).
+   * `tcp.connect` and `tcp.listen` with `tls` open their sockets through it.
+   */
+  readonly tlsSockets?: Pick<Driver, "tcpConnect" | "tcpListen">;
+  /** Checks what only crypto can (PEM that parses, keys that match): `invalid-argument` naming the culprit. */
+  checkTlsKeys(options: CheckedTls, operation: string): void;
+  startTls<A extends IpSocketAddress | UnixSocketAddress>(
+    raw: RawConnection<A>,
+    options: CheckedTls,
+    signal?: AbortSignal,
+  ): Promise<RawConnection<A>>;
 }

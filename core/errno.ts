@@ -40,6 +40,7 @@ const ERRNO_CODES: Record<string, SocketErrorCode> = {
   ECONNRESET: "connection-reset",
   EPIPE: "connection-reset",
   ECONNABORTED: "connection-aborted",
+  ECANCELED: "connection-aborted",
   EMSGSIZE: "datagram-too-large",
   ENOTFOUND: "name-unresolvable",
   ENODATA: "name-unresolvable",

@@ -31,6 +31,9 @@ export const SOCKET_ERROR_CODES = [
   "temporary-resolver-failure",
   "permanent-resolver-failure",
   "unknown",
+  "tls-certificate-untrusted",
+  "tls-certificate-name-mismatch",
+  "tls-handshake-failed",
 ] as const;
 
 /**
@@ -63,6 +66,9 @@ const DESCRIPTIONS: Record<SocketErrorCode, string> = {
   "temporary-resolver-failure": "temporary resolver failure",
   "permanent-resolver-failure": "permanent resolver failure",
   "unknown": "unknown error",
+  "tls-certificate-untrusted": "certificate not trusted",
+  "tls-certificate-name-mismatch": "certificate does not name the server",
+  "tls-handshake-failed": "TLS handshake failed",
 };
 
 /**

@@ -7,6 +7,7 @@ import { untilClosed } from "./until_closed.ts";
 import type { IpSocketAddress, UnixSocketAddress } from "./address.ts";
 import { describeSocketAddress } from "./address.ts";
 import { Connection } from "./connection.ts";
+import type { TlsUpgrade } from "./connection.ts";
 import type { RawConnection, RawListener } from "./driver.ts";
 import { endsTarget } from "./ends.ts";
 import type { StreamProtocol } from "./ends.ts";
@@ -34,6 +35,7 @@ export class Listener<A extends IpSocketAddress | UnixSocketAddress = IpSocketAd
   readonly #raw: RawListener<A>;
   readonly #label: string;
   readonly #protocol: StreamProtocol;
+  readonly #upgrade: TlsUpgrade | undefined;
   #closed = false;
 
   /**
@@ -41,9 +43,11 @@ export class Listener<A extends IpSocketAddress | UnixSocketAddress = IpSocketAd
    *
    * @param raw The driver's listener.
    * @param protocol `tcp` or `unix`, for messages.
+   * @param driver The driver, for `startTls` on accepted connections (the server side).
    */
-  constructor(raw: RawListener<A>, protocol: StreamProtocol) {
+  constructor(raw: RawListener<A>, protocol: StreamProtocol, driver?: TlsUpgrade["driver"]) {
     this.#raw = raw;
+    this.#upgrade = driver === undefined ? undefined : { driver, side: "server" };
     this.#protocol = protocol;
     this.localAddress = raw.localAddress;
     this.#label = `${protocol} ${describeAddress(raw.localAddress)}`;
@@ -58,7 +62,7 @@ export class Listener<A extends IpSocketAddress | UnixSocketAddress = IpSocketAd
     if (this.#closed) throw socketError("invalid-state", "accept", this.#label, "listener is closed");
     const raw: RawConnection<A> = await this.#raw.accept();
     const ends = { protocol: this.#protocol, localAddress: raw.localAddress, remoteAddress: raw.remoteAddress };
-    return new Connection(raw, `${this.#protocol} ${endsTarget(ends)}`);
+    return new Connection(raw, `${this.#protocol} ${endsTarget(ends)}`, this.#upgrade);
   }
 
   /** Stops listening. Connections already accepted stay open. Closing twice is harmless. */

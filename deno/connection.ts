@@ -53,6 +53,10 @@ export class DenoConnection<A extends Address> implements RawConnection<A> {
     return this.#conn.read(buffer).then(this.#readDone, this.#readFailed);
   }
 
+  reading(): boolean {
+    return this.#reading;
+  }
+
   // Made once, not per read: reads are the hot path.
   readonly #readDone = (count: number | null): number | null => {
     this.#reading = false;

@@ -24,6 +24,7 @@ import { denoUnixDatagramBind, denoUnixDatagramUnsupported } from "./unix_datagr
 import { denoUdpBind } from "./udp.ts";
 import { deno } from "./deno_api.ts";
 import type { DenoTcpConn, DenoTcpListener } from "./deno_api.ts";
+import { checkTlsKeys, nodeStartTls } from "../node/tls.ts";
 
 function denoTcpEnds(conn: DenoTcpConn): ConnectionEnds<IpSocketAddress> {
   return tcpEnds(conn.localAddr.hostname, conn.localAddr.port, conn.remoteAddr.hostname, conn.remoteAddr.port);
@@ -99,4 +100,8 @@ export const denoDriver: Driver = {
   unixDatagramUnsupported: denoUnixDatagramUnsupported,
   unixDatagramBind: denoUnixDatagramBind,
   lookup,
+  checkTlsKeys,
+  startTls: nodeStartTls,
+  // No tlsSockets: Deno's node:tls over its net.Socket loses the end of stream of a large
+  // transfer whose reader paused (docs/tls.md); over the Duplex it does not.
 };

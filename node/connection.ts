@@ -12,13 +12,15 @@ import { endsTarget } from "../core/ends.ts";
 import type { ConnectionEnds, StreamProtocol } from "../core/ends.ts";
 import { codeFromErrno, errnoOf } from "../core/errno.ts";
 import { SocketError, socketError } from "../core/errors.ts";
+import type { TlsInfo } from "../core/tls.ts";
+import { tlsErrorCode } from "./tls_errors.ts";
 
 /** Maps a Node error to a SocketError for `operation` on `target`. */
 export function nodeError(error: unknown, operation: string, target: string): SocketError {
   if (error instanceof SocketError) return error;
   const errno = errnoOf(error);
   const message = error instanceof Error ? error.message : String(error);
-  return socketError(codeFromErrno(errno), operation, target, message, error);
+  return socketError(tlsErrorCode(errno) ?? codeFromErrno(errno), operation, target, message, error);
 }
 
 /** A connected `net.Socket` (TCP or Unix) as a driver connection. */
@@ -26,31 +28,40 @@ export class NodeConnection<A extends IpSocketAddress | UnixSocketAddress> imple
   readonly localAddress: A;
   readonly remoteAddress: A;
   readonly closed: Promise<void>;
+  readonly tls: TlsInfo | undefined;
   readonly #socket: net.Socket;
+  readonly #onData: (chunk: Buffer) => void;
+  readonly #onEnd: () => void;
+  readonly #onError: (error: Error) => void;
   readonly #reader: ChunkReader;
   readonly #protocol: StreamProtocol;
   readonly #target: string;
   #failure: SocketError | undefined;
 
   /**
-   * @param socket The connected socket.
+   * @param socket The connected socket (a `tls.TLSSocket` once its handshake is done).
    * @param ends The protocol and both addresses (Node reports none for Unix sockets).
+   * @param tls The session, on a TLS socket.
    */
-  constructor(socket: net.Socket, ends: ConnectionEnds<A>) {
+  constructor(socket: net.Socket, ends: ConnectionEnds<A>, tls?: TlsInfo) {
     this.#socket = socket;
     this.localAddress = ends.localAddress;
     this.remoteAddress = ends.remoteAddress;
     this.#protocol = ends.protocol;
     this.#target = endsTarget(ends);
+    this.tls = tls;
     const reader = new ChunkReader({ pause: () => socket.pause(), resume: () => socket.resume() });
     this.#reader = reader;
-    socket.on("data", (chunk: Buffer) => reader.push(chunk, true));
-    socket.on("end", () => reader.end());
-    socket.on("error", (error: Error) => {
+    this.#onData = (chunk: Buffer) => reader.push(chunk, true);
+    this.#onEnd = () => reader.end();
+    this.#onError = (error: Error) => {
       const failure = nodeError(error, `${this.#protocol}.read`, this.#target);
       this.#failure ??= failure;
       reader.fail(failure);
-    });
+    };
+    socket.on("data", this.#onData);
+    socket.on("end", this.#onEnd);
+    socket.on("error", this.#onError);
     this.closed = new Promise((resolve) => {
       socket.once("close", () => {
         reader.end();
@@ -59,12 +70,36 @@ export class NodeConnection<A extends IpSocketAddress | UnixSocketAddress> imple
     });
   }
 
+  /** The protocol and both ends, for a connection that takes this one's place. */
+  get ends(): ConnectionEnds<A> {
+    return { protocol: this.#protocol, localAddress: this.localAddress, remoteAddress: this.remoteAddress };
+  }
+
+  /**
+   * Hands the socket over (to TLS): stops reading from it and gives the bytes received but
+   * not yet read back to it, so they are the first the new owner reads. This object is spent.
+   */
+  detach(): net.Socket {
+    const socket = this.#socket;
+    socket.pause();
+    socket.off("data", this.#onData);
+    socket.off("end", this.#onEnd);
+    socket.off("error", this.#onError);
+    const rest = this.#reader.drain();
+    for (let i = rest.length - 1; i >= 0; i--) socket.unshift(rest[i]);
+    return socket;
+  }
+
   read(buffer: Uint8Array): Promise<number | null> {
     return this.#reader.read(buffer, this.#busy);
   }
 
   readChunk(): Promise<Uint8Array | null> {
     return this.#reader.take(this.#busy);
+  }
+
+  reading(): boolean {
+    return this.#reader.reading;
   }
 
   readonly #busy = (): SocketError =>

@@ -24,6 +24,7 @@ import type { ConnectionEnds } from "../core/ends.ts";
 import { connectSocket, listenServer } from "./socket.ts";
 import { nodeUnixConnect, nodeUnixListen } from "./unix.ts";
 import { nodeUdpBind } from "./udp.ts";
+import { checkTlsKeys, nodeStartTls } from "./tls.ts";
 
 function nodeTcpEnds(socket: net.Socket): ConnectionEnds<IpSocketAddress> {
   return tcpEnds(socket.localAddress, socket.localPort, socket.remoteAddress, socket.remotePort);
@@ -89,4 +90,6 @@ export const nodeDriver: Driver = {
   unixListen: nodeUnixListen,
   unixDatagramUnsupported: () => "node:dgram has no Unix domain sockets (its socket types are udp4 and udp6)",
   lookup,
+  checkTlsKeys,
+  startTls: nodeStartTls,
 };

@@ -10,6 +10,8 @@ import { checkSignal, checkTimeout, deadline } from "../core/abort.ts";
 import { Connection } from "../core/connection.ts";
 import type { Driver, RawConnection } from "../core/driver.ts";
 import { SocketError, socketError } from "../core/errors.ts";
+import { checkTlsClient } from "../core/tls.ts";
+import type { TlsClientOptions } from "../core/tls.ts";
 import { AttemptsFailed, happyEyeballs } from "./happy_eyeballs.ts";
 
 /**
@@ -50,6 +52,12 @@ export interface TcpConnectOptions {
   keepAlive?: boolean;
   /** The local IP address to connect from (Node only; `not-supported` elsewhere). */
   localAddress?: IpAddress;
+  /**
+   * TLS: `true` (the runtime's trust store, the certificate must name `hostname`) or the
+   * client options. `connect` resolves once the handshake is done and the server verified;
+   * `signal` and `timeout` cover the handshake too.
+   */
+  tls?: boolean | TlsClientOptions;
 }
 
 /** Resolves a checked name to addresses in connection order. */
@@ -85,6 +93,9 @@ export async function connectTcp(
   const signal = checkSignal(options.signal, operation);
   const timeout = checkTimeout(options.timeout, operation);
   const localAddress = checkLocalAddress(options.localAddress, driver, operation);
+  const tls = options.tls === undefined || options.tls === false ? undefined : checkTlsClient(options.tls, hostname, operation);
+  if (tls !== undefined) driver.checkTlsKeys(tls, operation);
+  const sockets = tls === undefined ? driver : driver.tlsSockets ?? driver;
   const target = formatSocketAddress({ address: hostname, port });
   const limit = deadline(signal, timeout, operation, target);
   try {
@@ -101,7 +112,7 @@ export async function connectTcp(
     const raw = await happyEyeballs(
       candidates,
       (address, attemptSignal) =>
-        driver.tcpConnect({
+        sockets.tcpConnect({
           address: address.address,
           port,
           family: address.family,
@@ -113,7 +124,10 @@ export async function connectTcp(
       (connection: RawConnection) => connection.close(),
       limit.signal,
     );
-    return new Connection(raw, `tcp ${formatSocketAddress(raw.remoteAddress)}`);
+    const label = `tcp ${formatSocketAddress(raw.remoteAddress)}`;
+    const upgrade = { driver, side: "client", hostname } as const;
+    if (tls === undefined) return new Connection(raw, label, upgrade);
+    return new Connection(await driver.startTls(raw, tls, limit.signal), label, upgrade);
   } catch (error) {
     throw limit.translate(reportFailure(error, operation, target, port));
   } finally {

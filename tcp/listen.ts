@@ -8,6 +8,9 @@ import type { IpSocketAddress, ParsedIp } from "../core/address.ts";
 import type { Driver } from "../core/driver.ts";
 import { socketError } from "../core/errors.ts";
 import { Listener } from "../core/listener.ts";
+import { checkTlsServer } from "../core/tls.ts";
+import type { TlsServerOptions } from "../core/tls.ts";
+import { tlsRawListener } from "../core/tls_listener.ts";
 import type { NameResolver } from "./connect.ts";
 
 /**
@@ -34,6 +37,11 @@ export interface TcpListenOptions {
   reuseAddress?: boolean;
   /** Listen on IPv6 only (no IPv4-mapped connections) when hostname is `::`. */
   ipv6Only?: boolean;
+  /**
+   * TLS: the server's certificate and key (and SNI, client certificates, ALPN). `accept()`
+   * then yields only connections whose handshake succeeded.
+   */
+  tls?: TlsServerOptions;
 }
 
 /** Asked before any system call: throws `access-denied` when the policy does not allow it. */
@@ -66,13 +74,16 @@ export async function listenTcp(
   if (options.reuseAddress === false) {
     throw socketError("not-supported", operation, "", "every runtime sets SO_REUSEADDR on listening sockets; it cannot be turned off");
   }
+  const tls = options.tls === undefined ? undefined : checkTlsServer(options.tls, operation);
+  if (tls !== undefined) driver.checkTlsKeys(tls, operation);
   let address = parseIp(hostname);
   if (address === undefined) {
     const [first] = await resolve(hostname, undefined);
     address = parseIp(first) as ParsedIp;
   }
   checkInbound(address, port, hostname);
-  const raw = await driver.tcpListen({
+  const sockets = tls === undefined ? driver : driver.tlsSockets ?? driver;
+  const raw = await sockets.tcpListen({
     address: address.address,
     port,
     family: address.family,
@@ -80,5 +91,6 @@ export async function listenTcp(
     reuseAddress: true,
     ipv6Only: options.ipv6Only === true,
   });
-  return new Listener(raw, "tcp");
+  if (tls === undefined) return new Listener(raw, "tcp", driver);
+  return new Listener(tlsRawListener(raw, "tcp", (connection) => driver.startTls(connection, tls)), "tcp", driver);
 }

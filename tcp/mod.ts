@@ -21,7 +21,15 @@ import type { TcpConnectAddress, TcpConnectOptions } from "./connect.ts";
 import type { TcpListenOptions } from "./listen.ts";
 
 export { Connection } from "../core/connection.ts";
-export type { ReadOptions } from "../core/connection.ts";
+export type { ReadOptions, StartTlsInit } from "../core/connection.ts";
+export type {
+  CertificateAndKey,
+  ClientCertificateMode,
+  PeerCertificate,
+  TlsClientOptions,
+  TlsInfo,
+  TlsServerOptions,
+} from "../core/tls.ts";
 export { Listener } from "../core/listener.ts";
 export type { TcpConnectAddress, TcpConnectOptions } from "./connect.ts";
 export type { TcpListenOptions } from "./listen.ts";

@@ -88,9 +88,12 @@ describe("addresses", () => {
 });
 
 describe("errors", () => {
-  it("has exactly the WASI sockets codes", () => {
-    assert.equal(SOCKET_ERROR_CODES.length, 17);
+  it("has exactly the WASI sockets codes and the three TLS codes", () => {
+    assert.equal(SOCKET_ERROR_CODES.length, 20);
     assert.ok(SOCKET_ERROR_CODES.includes("permanent-resolver-failure"));
+    for (const code of ["tls-certificate-untrusted", "tls-certificate-name-mismatch", "tls-handshake-failed"] as const) {
+      assert.ok(SOCKET_ERROR_CODES.includes(code), code);
+    }
   });
 
   it("keeps the cause and names operation and target", () => {

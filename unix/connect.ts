@@ -60,7 +60,7 @@ export async function connectUnix(
   const limit = deadline(signal, timeout, operation, target);
   try {
     const raw = await driver.unixConnect({ path, signal: limit.signal });
-    return new Connection(raw, `unix ${target}`);
+    return new Connection(raw, `unix ${target}`, { driver, side: "client" });
   } catch (error) {
     throw limit.translate(queueFull(error, operation, target));
   } finally {

@@ -56,7 +56,7 @@ export async function listenUnix(
     throw socketError("invalid-argument", operation, "", `backlog must be a positive integer, got ${describeValue(backlog)}`);
   }
   checkInbound(checked.policyPath);
-  if (checked.abstract) return new Listener(await bind(driver, path, backlog), "unix");
+  if (checked.abstract) return new Listener(await bind(driver, path, backlog), "unix", driver);
   await replaceStale(driver, path);
   const raw = await bind(driver, path, backlog, mode);
   if (mode !== undefined) {
@@ -75,7 +75,7 @@ export async function listenUnix(
       raw.close();
       removeIfSame(path, identity);
     },
-  }, "unix");
+  }, "unix", driver);
 }
 
 /** Binds and listens; the driver binds synchronously, inside the mode mask. */

@@ -1,0 +1,411 @@
+/**
+ * TLS over any driver connection with `node:tls`, the one TLS that is whole on all three
+ * runtimes (client and server STARTTLS, SNI, client certificates, peer certificates: see
+ * the runtime table). A `NodeConnection` hands its `net.Socket` over (the runtime's fast
+ * path); any other driver connection is wrapped in a `Duplex` first.
+ *
+ * @module
+ */
+import { createPrivateKey, X509Certificate } from "node:crypto";
+import type net from "node:net";
+import tls from "node:tls";
+import type { Duplex } from "node:stream";
+import type { IpSocketAddress, UnixSocketAddress } from "../core/address.ts";
+import type { RawConnection } from "../core/driver.ts";
+import { endsTarget } from "../core/ends.ts";
+import type { ConnectionEnds } from "../core/ends.ts";
+import { SocketError, socketError } from "../core/errors.ts";
+import type { SocketErrorCode } from "../core/errors.ts";
+import { pairForName } from "../core/tls.ts";
+import type { CertificateAndKey, CheckedTls, CheckedTlsClient, CheckedTlsServer, TlsInfo } from "../core/tls.ts";
+import { clientHelloRecordSize, clientHelloServerName } from "./client_hello.ts";
+import { NodeConnection } from "./connection.ts";
+import { peerCertificate } from "./peer_certificate.ts";
+import { rawDuplex } from "./raw_duplex.ts";
+import { tlsErrorCode } from "./tls_errors.ts";
+
+type Address = IpSocketAddress | UnixSocketAddress;
+
+/** How long a server waits for a client to finish its handshake. */
+const HANDSHAKE_TIMEOUT_MS = 30_000;
+
+/**
+ * Checks what only crypto can: every PEM parses and each key belongs to its certificate.
+ * Throws `invalid-argument` naming the one that does not.
+ *
+ * @param options Checked options.
+ * @param operation For the message.
+ */
+export function checkTlsKeys(options: CheckedTls, operation: string): void {
+  const pairs: [string, CertificateAndKey][] = [];
+  if (options.side === "client") {
+    if (options.cert !== undefined && options.key !== undefined) pairs.push(["tls.cert", { cert: options.cert, key: options.key }]);
+  } else {
+    pairs.push(["tls.cert", options]);
+    for (const [name, pair] of options.sni) pairs.push([`tls.sni[${JSON.stringify(name)}].cert`, pair]);
+  }
+  for (const [what, pair] of pairs) checkPair(what, pair, operation);
+  for (const [i, pem] of (options.ca ?? []).entries()) parseCertificate(pem, options.ca?.length === 1 ? "tls.ca" : `tls.ca[${i}]`, operation);
+}
+
+function parseCertificate(pem: string, what: string, operation: string): X509Certificate {
+  try {
+    return new X509Certificate(pem);
+  } catch (error) {
+    throw socketError("invalid-argument", operation, "", `${what} is not a valid certificate: ${message(error)}`, error);
+  }
+}
+
+function checkPair(what: string, pair: CertificateAndKey, operation: string): void {
+  const certificate = parseCertificate(pair.cert, what, operation);
+  const keyWhat = what.replace(/cert$/, "key");
+  let key;
+  try {
+    key = createPrivateKey(pair.key);
+  } catch (error) {
+    throw socketError("invalid-argument", operation, "", `${keyWhat} is not a valid private key: ${message(error)}`, error);
+  }
+  let matches: boolean;
+  try {
+    matches = certificate.checkPrivateKey(key);
+  } catch {
+    matches = false;
+  }
+  if (!matches) throw socketError("invalid-argument", operation, "", `${keyWhat} does not belong to ${what}`);
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * The driver's `startTls` for every runtime (see the module doc).
+ *
+ * @param raw The plaintext connection; spent either way.
+ * @param options Checked options; `side` says client or server.
+ * @param signal Aborts the handshake: the connection is closed and the promise rejects with `signal.reason`.
+ * @returns The encrypted connection, handshake done and peer verified.
+ */
+export function nodeStartTls<A extends Address>(
+  raw: RawConnection<A>,
+  options: CheckedTls,
+  signal?: AbortSignal,
+): Promise<RawConnection<A>> {
+  const ends: ConnectionEnds<A> = {
+    protocol: "path" in raw.localAddress ? "unix" : "tcp",
+    localAddress: raw.localAddress,
+    remoteAddress: raw.remoteAddress,
+  };
+  const operation = options.side === "client" ? `${ends.protocol}.connect` : `${ends.protocol}.accept`;
+  const target = endsTarget(ends);
+  if (signal?.aborted) {
+    raw.close();
+    return Promise.reject(signal.reason);
+  }
+  const shared = raw instanceof NodeConnection;
+  // Made at once, but later on the server side over a Duplex with `sni` (see sniServerHandshake).
+  let transport: net.Socket | Duplex | undefined;
+  let handshake: Handshake;
+  if (options.side === "server" && !shared && options.sni.size > 0) {
+    handshake = sniServerHandshake(raw, options, (made) => {
+      transport = made;
+    });
+  } else {
+    transport = shared ? (raw as NodeConnection<A>).detach() : rawDuplex(raw);
+    handshake = options.side === "client" ? clientHandshake(transport, options) : serverHandshake(transport, options, shared);
+  }
+  return new Promise<RawConnection<A>>((resolve, reject) => {
+    let done = false;
+    const onAbort = (): void => {
+      if (done) return;
+      done = true;
+      handshake.cancel();
+      transport?.destroy();
+      raw.close();
+      reject(signal?.reason);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    handshake.result.then(
+      ({ socket, serverName }) => {
+        signal?.removeEventListener("abort", onAbort);
+        if (done) {
+          socket.destroy();
+          return;
+        }
+        done = true;
+        // The TLS socket owns the transport now: it goes when the TLS socket goes.
+        socket.once("close", () => {
+          transport?.destroy();
+          raw.close();
+        });
+        resolve(new NodeConnection(socket, ends, tlsInfo(socket, serverName)));
+      },
+      (error: unknown) => {
+        signal?.removeEventListener("abort", onAbort);
+        transport?.destroy();
+        raw.close();
+        if (done) return;
+        done = true;
+        reject(handshakeError(error, operation, target));
+      },
+    );
+  });
+}
+
+interface Handshake {
+  result: Promise<{ socket: tls.TLSSocket; serverName: string | null }>;
+  cancel(): void;
+}
+
+/** A failed handshake as a TLS `SocketError` (anything that is not about the certificate is `tls-handshake-failed`). */
+function handshakeError(error: unknown, operation: string, target: string): SocketError {
+  if (error instanceof SocketError) return error;
+  const code: SocketErrorCode = tlsErrorCode((error as { code?: string } | undefined)?.code) ?? "tls-handshake-failed";
+  const text = message(error);
+  const detail = code === "tls-handshake-failed" && !/tls|ssl|handshake|alert/i.test(text) ? `TLS handshake failed: ${text}` : text;
+  return socketError(code, operation, target, detail, error);
+}
+
+function clientHandshake(transport: net.Socket | Duplex, options: CheckedTlsClient): Handshake {
+  let socket: tls.TLSSocket | undefined;
+  const result = new Promise<{ socket: tls.TLSSocket; serverName: string | null }>((resolve, reject) => {
+    const identity = options.identity;
+    socket = tls.connect({
+      socket: transport as net.Socket,
+      servername: options.serverName,
+      host: identity,
+      ca: options.ca,
+      cert: options.cert,
+      key: options.key,
+      ALPNProtocols: options.alpn,
+      minVersion: "TLSv1.2",
+      rejectUnauthorized: true,
+      checkServerIdentity: (_host, certificate) => tls.checkServerIdentity(identity, certificate),
+    });
+    const tlsSocket = socket;
+    const onError = (error: Error): void => {
+      tlsSocket.destroy();
+      reject(error);
+    };
+    const onClose = (): void => reject(socketError("tls-handshake-failed", "tls", "", "the peer closed the connection during the TLS handshake"));
+    tlsSocket.once("error", onError);
+    tlsSocket.once("close", onClose);
+    tlsSocket.once("secureConnect", () => {
+      tlsSocket.off("error", onError);
+      tlsSocket.off("close", onClose);
+      resolve({ socket: tlsSocket, serverName: options.serverName ?? null });
+    });
+  });
+  return { result, cancel: () => socket?.destroy() };
+}
+
+interface Waiter {
+  resolve(socket: tls.TLSSocket): void;
+  reject(error: unknown): void;
+}
+
+interface ServerState {
+  server: tls.Server;
+  /** Handshakes under way, by the transport handed to the server. */
+  waiting: Map<object, Waiter>;
+}
+
+/** One `tls.Server` per listener's options, for the transports that are `net.Socket`s. */
+const sharedServers = new WeakMap<CheckedTlsServer, ServerState>();
+
+/**
+ * The server side over a Duplex with `sni`. Bun's `tls.Server` never calls `SNICallback`
+ * for a Duplex handed in with `emit("connection")`, so on every runtime the name is read
+ * out of the ClientHello here, before TLS starts, and the server made for this one
+ * handshake serves the pair for it as its default. The bytes read are the first TLS reads.
+ *
+ * @param onTransport Told of the Duplex once it is made (not if the handshake ends first).
+ */
+function sniServerHandshake<A extends Address>(raw: RawConnection<A>, options: CheckedTlsServer, onTransport: (transport: Duplex) => void): Handshake {
+  let cancelled = false;
+  let inner: Handshake | undefined;
+  const result = peekClientHello(raw).then(({ chunks, serverName }) => {
+    if (cancelled) throw socketError("tls-handshake-failed", "tls", "", "the TLS handshake was cancelled");
+    const transport = rawDuplex(raw, chunks);
+    onTransport(transport);
+    // No name read: the usual server, whose SNICallback is there for a runtime that calls it.
+    const pair = serverName === undefined ? undefined : pairForName(options.sni, serverName) ?? { cert: options.cert, key: options.key };
+    inner = serverHandshake(transport, options, false, pair, serverName);
+    return inner.result;
+  });
+  return {
+    result,
+    cancel: () => {
+      cancelled = true;
+      inner?.cancel();
+    },
+  };
+}
+
+/**
+ * Reads the client's first TLS record (its ClientHello) off `raw`: the bytes read, and the
+ * server name asked for in it if any. Stops as soon as the bytes are not a TLS handshake
+ * record; a record is at most 16 KiB + 5 bytes. Rejects when the peer closes first, or
+ * sends no whole record within the handshake timeout.
+ */
+function peekClientHello<A extends Address>(raw: RawConnection<A>): Promise<{ chunks: Uint8Array[]; serverName: string | undefined }> {
+  const chunks: Uint8Array[] = [];
+  const next = raw.readChunk !== undefined ? () => raw.readChunk!() : async () => {
+    const buffer = new Uint8Array(16 * 1024 + 5);
+    const count = await raw.read(buffer);
+    return count === null ? null : buffer.subarray(0, count);
+  };
+  const read = async (): Promise<{ chunks: Uint8Array[]; serverName: string | undefined }> => {
+    let received = 0;
+    let needed: number | undefined;
+    while (needed === undefined || received < needed) {
+      const chunk = await next();
+      if (chunk === null) throw socketError("tls-handshake-failed", "tls", "", "the peer closed the connection during the TLS handshake");
+      if (chunk.length === 0) continue;
+      chunks.push(chunk);
+      received += chunk.length;
+      if (needed === undefined && received >= 5) {
+        needed = clientHelloRecordSize(concat(chunks));
+        if (needed === undefined) return { chunks, serverName: undefined };
+      }
+    }
+    return { chunks, serverName: clientHelloServerName(concat(chunks)) };
+  };
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(socketError("tls-handshake-failed", "tls", "", `TLS handshake timed out: no ClientHello within ${HANDSHAKE_TIMEOUT_MS} ms`)), HANDSHAKE_TIMEOUT_MS);
+  });
+  return Promise.race([read(), timeout]).finally(() => clearTimeout(timer));
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0];
+  const whole = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.length, 0));
+  let offset = 0;
+  for (const chunk of chunks) {
+    whole.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return whole;
+}
+
+/**
+ * @param pair For a server made for one handshake whose ClientHello was read: the pair it
+ *   serves as its default, with no SNICallback.
+ * @param peeked The server name read from that ClientHello: `serverName` where the TLS
+ *   socket does not tell it.
+ */
+function serverHandshake(transport: net.Socket | Duplex, options: CheckedTlsServer, shared: boolean, pair?: CertificateAndKey, peeked?: string): Handshake {
+  let state = shared ? sharedServers.get(options) : undefined;
+  if (state === undefined) {
+    state = createServerState(options, pair);
+    if (shared) sharedServers.set(options, state);
+  }
+  const { server, waiting } = state;
+  // A client that gives up mid-handshake sends FIN; on a half-open transport that ends
+  // nothing, and the handshake would wait for its timeout. Half-open again once it is done.
+  const halfOpen = transport.allowHalfOpen;
+  transport.allowHalfOpen = false;
+  const result = new Promise<tls.TLSSocket>((resolve, reject) => {
+    const gone = (): void => {
+      if (waiting.delete(transport)) reject(socketError("tls-handshake-failed", "tls", "", "the peer closed the connection during the TLS handshake"));
+    };
+    waiting.set(transport, {
+      resolve: (socket) => {
+        transport.off("end", gone);
+        transport.allowHalfOpen = halfOpen;
+        socket.allowHalfOpen = true;
+        resolve(socket);
+      },
+      reject,
+    });
+    transport.once("close", gone);
+    transport.once("end", gone);
+    server.emit("connection", transport);
+  }).then((socket) => ({ socket, serverName: socket.servername || peeked || null }));
+  return { result, cancel: () => waiting.delete(transport) };
+}
+
+/** The transport a server-side TLS socket runs on: `_parent` on all three runtimes for a `net.Socket`. */
+function waiterFor(state: ServerState, socket: tls.TLSSocket): [object, Waiter] | undefined {
+  const parent = (socket as unknown as { _parent?: object })._parent;
+  if (parent !== undefined) {
+    const waiter = state.waiting.get(parent);
+    if (waiter !== undefined) return [parent, waiter];
+  }
+  // A server made for one Duplex (not shared) has one handshake at most.
+  if (state.waiting.size === 1) return state.waiting.entries().next().value;
+  return undefined;
+}
+
+function createServerState(options: CheckedTlsServer, pair?: CertificateAndKey): ServerState {
+  const contexts = new Map<CertificateAndKey, tls.SecureContext>();
+  const contextFor = (pair: CertificateAndKey): tls.SecureContext => {
+    let context = contexts.get(pair);
+    if (context === undefined) {
+      context = tls.createSecureContext({ cert: pair.cert, key: pair.key, ca: options.ca, minVersion: "TLSv1.2" });
+      contexts.set(pair, context);
+    }
+    return context;
+  };
+  const server = tls.createServer({
+    cert: (pair ?? options).cert,
+    key: (pair ?? options).key,
+    ca: options.ca,
+    requestCert: options.clientCertificate !== "none",
+    // "request" accepts a client without a certificate; one with an untrusted certificate
+    // is refused below, after the handshake, where Node tells which it was.
+    rejectUnauthorized: options.clientCertificate === "require",
+    ALPNProtocols: options.alpn,
+    minVersion: "TLSv1.2",
+    handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+    SNICallback: options.sni.size === 0 || pair !== undefined ? undefined : (name, callback) => {
+      const pair = pairForName(options.sni, name);
+      callback(null, pair === undefined ? undefined : contextFor(pair));
+    },
+  });
+  const state: ServerState = { server, waiting: new Map() };
+  server.on("secureConnection", (socket: tls.TLSSocket) => {
+    const found = waiterFor(state, socket);
+    if (found === undefined) {
+      socket.destroy();
+      return;
+    }
+    state.waiting.delete(found[0]);
+    const [, waiter] = found;
+    if (options.clientCertificate === "request" && !socket.authorized && hasPeerCertificate(socket)) {
+      const reason = socket.authorizationError;
+      socket.destroy();
+      const code = tlsErrorCode(typeof reason === "string" ? reason : (reason as { code?: string } | undefined)?.code) ?? "tls-certificate-untrusted";
+      waiter.reject(socketError(code, "tls", "", `the client's certificate is not trusted (${String(reason)})`));
+      return;
+    }
+    waiter.resolve(socket);
+  });
+  server.on("tlsClientError", (error: Error, socket: tls.TLSSocket) => {
+    const found = waiterFor(state, socket);
+    socket.destroy();
+    if (found === undefined) return;
+    state.waiting.delete(found[0]);
+    found[1].reject(error);
+  });
+  return state;
+}
+
+function hasPeerCertificate(socket: tls.TLSSocket): boolean {
+  const certificate = socket.getPeerCertificate();
+  return certificate !== null && typeof certificate === "object" && Object.keys(certificate).length > 0;
+}
+
+/** The session as `connection.tls` reports it. */
+function tlsInfo(socket: tls.TLSSocket, serverName: string | null): TlsInfo {
+  const cipher = socket.getCipher() as { name: string; standardName?: string };
+  const protocol = socket.getProtocol();
+  return {
+    protocol: protocol === "TLSv1.2" ? "TLSv1.2" : "TLSv1.3",
+    cipher: cipher.standardName ?? cipher.name,
+    alpn: typeof socket.alpnProtocol === "string" ? socket.alpnProtocol : null,
+    serverName,
+    peerCertificate: peerCertificate(socket),
+  };
+}
