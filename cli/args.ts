@@ -1,6 +1,7 @@
 /**
  * Command-line parsing for the `unisock` tool: flags and positionals of a command, the
- * `--allow-*` network flags, and the socket addresses `tcp://HOST:PORT` and `unix:PATH`.
+ * `--allow-*` network flags, and the socket addresses `tcp://HOST:PORT`, `tls://HOST:PORT`
+ * and `unix:PATH`.
  *
  * @module
  */
@@ -140,7 +141,7 @@ function networkRules(args: string[]): NetworkFlagRules {
 
 /**
  * Where to connect or listen: TCP on a host (a name or an IP address; none means every
- * address, for listening) and port, or a Unix domain socket.
+ * address, for listening) and port, with TLS on it for `tls://`, or a Unix domain socket.
  *
  * @example Using `Endpoint`
  * ```ts
@@ -150,12 +151,13 @@ function networkRules(args: string[]): NetworkFlagRules {
  * ```
  */
 export type Endpoint =
-  | { transport: "tcp"; hostname: string | undefined; port: number }
+  | { transport: "tcp"; hostname: string | undefined; port: number; tls: boolean }
   | { transport: "unix"; path: string };
 
 /**
- * Parses `tcp://HOST:PORT` (`tcp://[::1]:8080`; `tcp://:8080` leaves the host out) or
- * `unix:PATH` (also `unix://PATH`; `unix:@NAME` is the Linux abstract name `"\0NAME"`).
+ * Parses `tcp://HOST:PORT` (`tcp://[::1]:8080`; `tcp://:8080` leaves the host out), the
+ * same with `tls://` (TLS over that TCP address), or `unix:PATH` (also `unix://PATH`;
+ * `unix:@NAME` is the Linux abstract name `"\0NAME"`).
  *
  * @param text The address as given.
  * @returns The endpoint.
@@ -164,7 +166,9 @@ export type Endpoint =
  * @example Using `parseEndpoint`
  * ```ts
  * import { parseEndpoint } from "./args.ts";
- * console.log(parseEndpoint("tcp://127.0.0.1:8080")); // { transport: "tcp", hostname: "127.0.0.1", port: 8080 }
+ * console.log(parseEndpoint("tcp://127.0.0.1:8080")); // { transport: "tcp", hostname: "127.0.0.1", port: 8080, tls: false }
+ * const endpoint = parseEndpoint("tls://localhost:8443");
+ * console.log(endpoint.transport === "tcp" && endpoint.tls); // true
  * console.log(parseEndpoint("unix:/run/app.sock")); // { transport: "unix", path: "/run/app.sock" }
  * ```
  */
@@ -176,12 +180,14 @@ export function parseEndpoint(text: string): Endpoint {
     if (path === "" || path === "\0") throw new UsageError(`${JSON.stringify(text)}: no socket path after unix:`);
     return { transport: "unix", path };
   }
-  const tcp = /^tcp:\/\/(\[[^\]]*\]|[^:/\[\]]*):(\d{1,5})$/.exec(text);
-  if (tcp === null) throw new UsageError(`${JSON.stringify(text)} is not an address: expected tcp://HOST:PORT or unix:PATH`);
-  const port = Number(tcp[2]);
+  const tcp = /^(tcp|tls):\/\/(\[[^\]]*\]|[^:/\[\]]*):(\d{1,5})$/.exec(text);
+  if (tcp === null) {
+    throw new UsageError(`${JSON.stringify(text)} is not an address: expected tcp://HOST:PORT, tls://HOST:PORT or unix:PATH`);
+  }
+  const port = Number(tcp[3]);
   if (port > 65535) throw new UsageError(`${JSON.stringify(text)}: the port must be from 0 to 65535`);
-  const host = tcp[1].startsWith("[") ? tcp[1].slice(1, -1) : tcp[1];
-  return { transport: "tcp", hostname: host === "" ? undefined : host, port };
+  const host = tcp[2].startsWith("[") ? tcp[2].slice(1, -1) : tcp[2];
+  return { transport: "tcp", hostname: host === "" ? undefined : host, port, tls: tcp[1] === "tls" };
 }
 
 /**

@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 /**
- * `unisock`, the command-line tool: names to addresses, a TCP or Unix socket on
- * stdin/stdout, an echo server, and a proxy between TCP and Unix sockets, built on the
- * public API of unisock and run the same on Node.js, Deno and Bun.
+ * `unisock`, the command-line tool: names to addresses, a TCP, TLS or Unix socket on
+ * stdin/stdout, an echo server, and a proxy between TCP, TLS and Unix sockets, built on
+ * the public API of unisock and run the same on Node.js, Deno and Bun.
  *
  * ```sh
  * npx unisock resolve localhost
  * npx unisock proxy tcp://127.0.0.1:8080 unix:/tmp/app.sock
- * deno run -A jsr:@unisock/unisock/cli connect tcp://localhost:8080
+ * npx unisock proxy tls://:8443 unix:/tmp/app.sock --cert cert.pem --key key.pem
+ * deno run -A jsr:@unisock/unisock/cli connect tls://localhost:8443 --ca ca.pem
  * ```
  *
  * Running this module runs the tool on the process's arguments; it exports nothing.

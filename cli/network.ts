@@ -5,7 +5,16 @@
  * @module
  */
 import { createNetwork, resolveAddresses, tcp, unix } from "../mod.ts";
-import type { Connection, IpSocketAddress, Listener, Network, NetworkFlagRules, UnixSocketAddress } from "../mod.ts";
+import type {
+  Connection,
+  IpSocketAddress,
+  Listener,
+  Network,
+  NetworkFlagRules,
+  TlsClientOptions,
+  TlsServerOptions,
+  UnixSocketAddress,
+} from "../mod.ts";
 import type { Endpoint } from "./args.ts";
 
 /**
@@ -40,11 +49,13 @@ export function chooseNetwork(rules: NetworkFlagRules | undefined): CliNetwork {
 }
 
 /**
- * Connects to an endpoint.
+ * Connects to an endpoint. A `tls://` endpoint resolves once the handshake is done and
+ * the server verified (for the policy it is TCP).
  *
  * @param network The network to go through.
  * @param endpoint Where to connect (a TCP endpoint needs a host).
- * @param signal Aborts connecting.
+ * @param signal Aborts connecting (the handshake too).
+ * @param tls The client options for a `tls://` endpoint (default: the runtime's trust store).
  * @returns The connection.
  *
  * @example Using `connectTo`
@@ -54,9 +65,10 @@ export function chooseNetwork(rules: NetworkFlagRules | undefined): CliNetwork {
  * conn.close();
  * ```
  */
-export function connectTo(network: CliNetwork, endpoint: Endpoint, signal?: AbortSignal): Promise<Connection> {
+export function connectTo(network: CliNetwork, endpoint: Endpoint, signal?: AbortSignal, tls?: TlsClientOptions): Promise<Connection> {
   if (endpoint.transport === "unix") return network.unix.connect(endpoint.path, { signal });
-  return network.tcp.connect({ hostname: endpoint.hostname ?? "", port: endpoint.port }, { signal });
+  const remote = { hostname: endpoint.hostname ?? "", port: endpoint.port };
+  return network.tcp.connect(remote, endpoint.tls ? { signal, tls: tls ?? true } : { signal });
 }
 
 /**
@@ -65,7 +77,8 @@ export function connectTo(network: CliNetwork, endpoint: Endpoint, signal?: Abor
  * @param network The network to go through.
  * @param endpoint Where to listen.
  * @param mode The socket file's mode (Unix only).
- * @returns The listener.
+ * @param tls The server options; required for a `tls://` endpoint.
+ * @returns The listener: on `tls://`, it yields only connections whose handshake succeeded.
  *
  * @example Using `listenOn`
  * ```ts ignore
@@ -74,16 +87,20 @@ export function connectTo(network: CliNetwork, endpoint: Endpoint, signal?: Abor
  * listener.close();
  * ```
  */
-export function listenOn(network: CliNetwork, endpoint: Endpoint, mode?: number): Promise<Listener> {
+export function listenOn(network: CliNetwork, endpoint: Endpoint, mode?: number, tls?: TlsServerOptions): Promise<Listener> {
   if (endpoint.transport === "unix") return network.unix.listen(endpoint.path, mode === undefined ? {} : { mode });
-  return network.tcp.listen({ hostname: endpoint.hostname, port: endpoint.port });
+  const where = { hostname: endpoint.hostname, port: endpoint.port };
+  if (!endpoint.tls) return network.tcp.listen(where);
+  if (tls === undefined) throw new TypeError("listenOn: a tls:// endpoint needs the server's TLS options");
+  return network.tcp.listen({ ...where, tls });
 }
 
 /**
  * An address in the tool's own syntax: `tcp://127.0.0.1:8080`, `tcp://[::1]:8080`,
- * `unix:/run/app.sock`, `unix:@name` (abstract).
+ * `tls://127.0.0.1:8443` (with `tls`), `unix:/run/app.sock`, `unix:@name` (abstract).
  *
  * @param address A listener's or connection's address.
+ * @param tls Whether TLS runs on it (an IP address is then written `tls://`).
  * @returns The text.
  *
  * @example Using `formatAddress`
@@ -92,7 +109,8 @@ export function listenOn(network: CliNetwork, endpoint: Endpoint, mode?: number)
  * console.log(formatAddress({ address: "::1", port: 80, family: "ipv6" })); // "tcp://[::1]:80"
  * ```
  */
-export function formatAddress(address: IpSocketAddress | UnixSocketAddress): string {
+export function formatAddress(address: IpSocketAddress | UnixSocketAddress, tls = false): string {
   if ("path" in address) return `unix:${address.path.startsWith("\0") ? `@${address.path.slice(1)}` : address.path}`;
-  return address.family === "ipv6" ? `tcp://[${address.address}]:${address.port}` : `tcp://${address.address}:${address.port}`;
+  const scheme = tls ? "tls" : "tcp";
+  return address.family === "ipv6" ? `${scheme}://[${address.address}]:${address.port}` : `${scheme}://${address.address}:${address.port}`;
 }
