@@ -11,20 +11,25 @@ import { parseIp } from "../core/address.ts";
 import type { PeerCertificate } from "../core/tls.ts";
 
 /**
- * The verified certificate of the other side of `socket`, or null when it sent none.
+ * The verified certificate of the other side of `socket`, parsed, or undefined when it sent none.
+ *
+ * @example Who the peer is
+ * ```ts ignore
+ * const certificate = peerX509(socket);
+ * console.log(certificate?.subject);
+ * ```
  *
  * @param socket A TLS socket whose handshake is done.
- * @returns The certificate, or null.
+ * @returns The certificate, or undefined.
  */
-export function peerCertificate(socket: tls.TLSSocket): PeerCertificate | null {
-  let certificate: X509Certificate | undefined;
-  if (typeof socket.getPeerX509Certificate === "function") certificate = socket.getPeerX509Certificate();
-  if (certificate === undefined) {
-    const legacy = socket.getPeerCertificate();
-    if (legacy === null || typeof legacy !== "object" || legacy.raw === undefined) return null;
-    certificate = new X509Certificate(legacy.raw);
+export function peerX509(socket: tls.TLSSocket): X509Certificate | undefined {
+  if (typeof socket.getPeerX509Certificate === "function") {
+    const certificate = socket.getPeerX509Certificate();
+    if (certificate !== undefined) return certificate;
   }
-  return describeCertificate(certificate);
+  const legacy = socket.getPeerCertificate();
+  if (legacy === null || typeof legacy !== "object" || legacy.raw === undefined) return undefined;
+  return new X509Certificate(legacy.raw);
 }
 
 /**

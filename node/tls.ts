@@ -17,10 +17,10 @@ import type { ConnectionEnds } from "../core/ends.ts";
 import { SocketError, socketError } from "../core/errors.ts";
 import type { SocketErrorCode } from "../core/errors.ts";
 import { pairForName } from "../core/tls.ts";
-import type { CertificateAndKey, CheckedTls, CheckedTlsClient, CheckedTlsServer, TlsInfo } from "../core/tls.ts";
+import type { CertificateAndKey, CheckedTls, CheckedTlsClient, CheckedTlsServer, PeerCertificate, TlsInfo } from "../core/tls.ts";
 import { clientHelloRecordSize, clientHelloServerName } from "./client_hello.ts";
 import { NodeConnection } from "./connection.ts";
-import { peerCertificate } from "./peer_certificate.ts";
+import { describeCertificate, peerX509 } from "./peer_certificate.ts";
 import { rawDuplex } from "./raw_duplex.ts";
 import { tlsErrorCode } from "./tls_errors.ts";
 
@@ -44,8 +44,45 @@ export function checkTlsKeys(options: CheckedTls, operation: string): void {
     pairs.push(["tls.cert", options]);
     for (const [name, pair] of options.sni) pairs.push([`tls.sni[${JSON.stringify(name)}].cert`, pair]);
   }
-  for (const [what, pair] of pairs) checkPair(what, pair, operation);
-  for (const [i, pem] of (options.ca ?? []).entries()) parseCertificate(pem, options.ca?.length === 1 ? "tls.ca" : `tls.ca[${i}]`, operation);
+  for (const [what, pair] of pairs) {
+    const known = `${pair.cert}\0${pair.key}`;
+    if (checked.has(known)) continue;
+    checkPair(what, pair, operation);
+    remember(known);
+  }
+  for (const [i, pem] of (options.ca ?? []).entries()) {
+    if (checked.has(pem)) continue;
+    parseCertificate(pem, options.ca?.length === 1 ? "tls.ca" : `tls.ca[${i}]`, operation);
+    remember(pem);
+  }
+}
+
+/** PEM (and certificate-and-key pairs) already found good: a client connecting again does not parse them again. */
+const checked = new Set<string>();
+const CHECKED_LIMIT = 256;
+
+function remember(key: string): void {
+  if (checked.size >= CHECKED_LIMIT) checked.clear();
+  checked.add(key);
+}
+
+/**
+ * Client contexts by their trust and identity: building one parses every CA certificate
+ * (about 0.2 ms), which a client connecting again need not pay. Bounded; the oldest goes.
+ */
+const clientContexts = new Map<string, tls.SecureContext>();
+const CONTEXT_LIMIT = 32;
+
+function clientContext(options: CheckedTlsClient): tls.SecureContext | undefined {
+  if (options.ca === undefined && options.cert === undefined) return undefined;
+  const key = `${(options.ca ?? []).join("\0")}\u0001${options.cert ?? ""}\u0001${options.key ?? ""}`;
+  let context = clientContexts.get(key);
+  if (context === undefined) {
+    context = tls.createSecureContext({ ca: options.ca, cert: options.cert, key: options.key, minVersion: "TLSv1.2" });
+    if (clientContexts.size >= CONTEXT_LIMIT) clientContexts.delete(clientContexts.keys().next().value as string);
+    clientContexts.set(key, context);
+  }
+  return context;
 }
 
 function parseCertificate(pem: string, what: string, operation: string): X509Certificate {
@@ -174,6 +211,8 @@ function clientHandshake(transport: net.Socket | Duplex, options: CheckedTlsClie
       socket: transport as net.Socket,
       servername: options.serverName,
       host: identity,
+      // Where the runtime takes a ready context it uses it; the PEM stays for one that does not.
+      secureContext: clientContext(options),
       ca: options.ca,
       cert: options.cert,
       key: options.key,
@@ -401,11 +440,16 @@ function hasPeerCertificate(socket: tls.TLSSocket): boolean {
 function tlsInfo(socket: tls.TLSSocket, serverName: string | null): TlsInfo {
   const cipher = socket.getCipher() as { name: string; standardName?: string };
   const protocol = socket.getProtocol();
+  const certificate = peerX509(socket);
+  let described: PeerCertificate | null | undefined;
   return {
     protocol: protocol === "TLSv1.2" ? "TLSv1.2" : "TLSv1.3",
     cipher: cipher.standardName ?? cipher.name,
     alpn: typeof socket.alpnProtocol === "string" ? socket.alpnProtocol : null,
     serverName,
-    peerCertificate: peerCertificate(socket),
+    // Described when first asked for: most connections never look.
+    get peerCertificate(): PeerCertificate | null {
+      return described ??= certificate === undefined ? null : describeCertificate(certificate);
+    },
   };
 }
