@@ -8,8 +8,9 @@
  */
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import type net from "node:net";
+import process from "node:process";
 import tls from "node:tls";
-import type { Duplex } from "node:stream";
+import type { Duplex, Writable } from "node:stream";
 import type { IpSocketAddress, UnixSocketAddress } from "../core/address.ts";
 import type { RawConnection } from "../core/driver.ts";
 import { endsTarget } from "../core/ends.ts";
@@ -25,6 +26,13 @@ import { rawDuplex } from "./raw_duplex.ts";
 import { tlsErrorCode } from "./tls_errors.ts";
 
 type Address = IpSocketAddress | UnixSocketAddress;
+
+/** Node itself, not Deno's or Bun's `node:` modules. */
+const ON_NODE = process.versions.bun === undefined && process.versions.deno === undefined;
+
+/** TLS alert descriptions (RFC 8446 §6). */
+const ALERT_UNKNOWN_CA = 48;
+const ALERT_CERTIFICATE_REQUIRED = 116;
 
 /** How long a server waits for a client to finish its handshake. */
 const HANDSHAKE_TIMEOUT_MS = 30_000;
@@ -139,7 +147,10 @@ export function nodeStartTls<A extends Address>(
     raw.close();
     return Promise.reject(signal.reason);
   }
-  const shared = raw instanceof NodeConnection;
+  // A Node-driver socket is handed to TLS as it is (the fast path), except to a server that
+  // checks client certificates on Node itself: refusing one (see `refuse`) needs the stream
+  // under TLS, which Node's native TLS takes over whole.
+  const shared = raw instanceof NodeConnection && !(options.side === "server" && options.clientCertificate !== "none" && ON_NODE);
   // Made at once, but later on the server side over a Duplex with `sni` (see sniServerHandshake).
   let transport: net.Socket | Duplex | undefined;
   let handshake: Handshake;
@@ -247,6 +258,8 @@ interface ServerState {
   server: tls.Server;
   /** Handshakes under way, by the transport handed to the server. */
   waiting: Map<object, Waiter>;
+  /** Whether many transports share it (a listener's), or it was made for one. */
+  shared: boolean;
 }
 
 /** One `tls.Server` per listener's options, for the transports that are `net.Socket`s. */
@@ -337,7 +350,7 @@ function concat(chunks: Uint8Array[]): Uint8Array {
 function serverHandshake(transport: net.Socket | Duplex, options: CheckedTlsServer, shared: boolean, pair?: CertificateAndKey, peeked?: string): Handshake {
   let state = shared ? sharedServers.get(options) : undefined;
   if (state === undefined) {
-    state = createServerState(options, pair);
+    state = createServerState(options, shared, pair);
     if (shared) sharedServers.set(options, state);
   }
   const { server, waiting } = state;
@@ -372,12 +385,13 @@ function waiterFor(state: ServerState, socket: tls.TLSSocket): [object, Waiter] 
     const waiter = state.waiting.get(parent);
     if (waiter !== undefined) return [parent, waiter];
   }
-  // A server made for one Duplex (not shared) has one handshake at most.
-  if (state.waiting.size === 1) return state.waiting.entries().next().value;
+  // A server made for one Duplex (not shared) has one handshake at most. Never for a shared
+  // one: the only waiter left there may be another client's, whose handshake goes on.
+  if (!state.shared && state.waiting.size === 1) return state.waiting.entries().next().value;
   return undefined;
 }
 
-function createServerState(options: CheckedTlsServer, pair?: CertificateAndKey): ServerState {
+function createServerState(options: CheckedTlsServer, shared: boolean, pair?: CertificateAndKey): ServerState {
   const contexts = new Map<CertificateAndKey, tls.SecureContext>();
   const contextFor = (pair: CertificateAndKey): tls.SecureContext => {
     let context = contexts.get(pair);
@@ -392,9 +406,9 @@ function createServerState(options: CheckedTlsServer, pair?: CertificateAndKey):
     key: (pair ?? options).key,
     ca: options.ca,
     requestCert: options.clientCertificate !== "none",
-    // "request" accepts a client without a certificate; one with an untrusted certificate
-    // is refused below, after the handshake, where Node tells which it was.
-    rejectUnauthorized: options.clientCertificate === "require",
+    // Client certificates are judged below, after the handshake, where the client can be
+    // told (`refuse`): Node's own refusal is a bare close the client cannot tell from an end.
+    rejectUnauthorized: false,
     ALPNProtocols: options.alpn,
     minVersion: "TLSv1.2",
     handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
@@ -403,7 +417,7 @@ function createServerState(options: CheckedTlsServer, pair?: CertificateAndKey):
       callback(null, pair === undefined ? undefined : contextFor(pair));
     },
   });
-  const state: ServerState = { server, waiting: new Map() };
+  const state: ServerState = { server, waiting: new Map(), shared };
   server.on("secureConnection", (socket: tls.TLSSocket) => {
     const found = waiterFor(state, socket);
     if (found === undefined) {
@@ -412,12 +426,21 @@ function createServerState(options: CheckedTlsServer, pair?: CertificateAndKey):
     }
     state.waiting.delete(found[0]);
     const [, waiter] = found;
-    if (options.clientCertificate === "request" && !socket.authorized && hasPeerCertificate(socket)) {
-      const reason = socket.authorizationError;
-      socket.destroy();
-      const code = tlsErrorCode(typeof reason === "string" ? reason : (reason as { code?: string } | undefined)?.code) ?? "tls-certificate-untrusted";
-      waiter.reject(socketError(code, "tls", "", `the client's certificate is not trusted (${String(reason)})`));
-      return;
+    const mode = options.clientCertificate;
+    if (mode !== "none") {
+      const presented = hasPeerCertificate(socket);
+      if (presented && !socket.authorized) {
+        const reason = socket.authorizationError;
+        refuse(socket, found[0] as Writable, ALERT_UNKNOWN_CA);
+        const code = tlsErrorCode(typeof reason === "string" ? reason : (reason as { code?: string } | undefined)?.code) ?? "tls-certificate-untrusted";
+        waiter.reject(socketError(code, "tls", "", `the client's certificate is not trusted (${String(reason)})`));
+        return;
+      }
+      if (!presented && mode === "require") {
+        refuse(socket, found[0] as Writable, ALERT_CERTIFICATE_REQUIRED);
+        waiter.reject(socketError("tls-handshake-failed", "tls", "", "the client sent no certificate and one is required"));
+        return;
+      }
     }
     waiter.resolve(socket);
   });
@@ -429,6 +452,25 @@ function createServerState(options: CheckedTlsServer, pair?: CertificateAndKey):
     found[1].reject(error);
   });
   return state;
+}
+
+/**
+ * Refuses a client whose handshake is done (TLS 1.3 checks the client's certificate only
+ * then): `node:tls` can send no alert at that point, and a bare close reads as a normal end
+ * of stream on the client. So the alert is written in the clear on the stream under TLS,
+ * where the client's TLS takes it as a broken record and fails its next read (as
+ * `tls-handshake-failed` for a unisock client); then both are closed.
+ */
+function refuse(socket: tls.TLSSocket, transport: Writable, description: number): void {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const close = (): void => {
+    clearTimeout(timer);
+    socket.destroy();
+    transport.destroy();
+  };
+  // Should the write never finish, the connection goes all the same.
+  timer = setTimeout(close, 1000);
+  transport.write(Uint8Array.of(21, 3, 3, 0, 2, 2, description), close);
 }
 
 function hasPeerCertificate(socket: tls.TLSSocket): boolean {

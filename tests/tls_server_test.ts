@@ -1,6 +1,3 @@
-// NOT YET IN THE SUITE (the name does not end in _test.ts, so npm test does not run it):
-// written against the TLS contract, it still fails on some runtimes (see the closing note of
-// the session that added it, and issue 13). Rename it back to *_test.ts once it passes.
 /**
  * unisock as a TLS server: `openssl s_client` (tests/peers/openssl.ts) and unisock's own
  * client against a unisock TLS listener, with the test certificates (tests/peers/certs.ts),
