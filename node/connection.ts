@@ -7,6 +7,7 @@
 import type net from "node:net";
 import type { IpSocketAddress, UnixSocketAddress } from "../core/address.ts";
 import { ChunkReader } from "../core/chunk_reader.ts";
+import type { FlowControl } from "../core/chunk_reader.ts";
 import type { RawConnection } from "../core/driver.ts";
 import { endsTarget } from "../core/ends.ts";
 import type { ConnectionEnds, StreamProtocol } from "../core/ends.ts";
@@ -42,15 +43,16 @@ export class NodeConnection<A extends IpSocketAddress | UnixSocketAddress> imple
    * @param socket The connected socket (a `tls.TLSSocket` once its handshake is done).
    * @param ends The protocol and both addresses (Node reports none for Unix sockets).
    * @param tls The session, on a TLS socket.
+   * @param flow How to hold the bytes back when the reader is full: pausing `socket` unless given.
    */
-  constructor(socket: net.Socket, ends: ConnectionEnds<A>, tls?: TlsInfo) {
+  constructor(socket: net.Socket, ends: ConnectionEnds<A>, tls?: TlsInfo, flow?: FlowControl) {
     this.#socket = socket;
     this.localAddress = ends.localAddress;
     this.remoteAddress = ends.remoteAddress;
     this.#protocol = ends.protocol;
     this.#target = endsTarget(ends);
     this.tls = tls;
-    const reader = new ChunkReader({ pause: () => socket.pause(), resume: () => socket.resume() });
+    const reader = new ChunkReader(flow ?? { pause: () => socket.pause(), resume: () => socket.resume() });
     this.#reader = reader;
     this.#onData = (chunk: Buffer) => reader.push(chunk, true);
     this.#onEnd = () => reader.end();

@@ -28,37 +28,53 @@ const CHUNK = 64 * 1024;
  */
 export function rawDuplex<A extends IpSocketAddress | UnixSocketAddress>(raw: RawConnection<A>, prefix: Uint8Array[] = []): Duplex {
   let pulling = false;
+  /** Whether the reader of the duplex wants more; a pull goes on while it does. */
+  let wanted = false;
+  /** Held by `holdRawDuplex`: nothing is pulled from `raw` until released. */
+  let held = false;
   const queued = prefix.filter((chunk) => chunk.length > 0);
   const next = raw.readChunk !== undefined ? () => raw.readChunk!() : async () => {
     const buffer = new Uint8Array(CHUNK);
     const count = await raw.read(buffer);
     return count === null ? null : buffer.subarray(0, count);
   };
+  const pump = (): void => {
+    if (held) {
+      pulling = false;
+      return;
+    }
+    next().then((chunk) => {
+      if (chunk === null) {
+        pulling = false;
+        duplex.push(null);
+      } else if (duplex.push(chunk)) {
+        pump();
+      } else {
+        pulling = false;
+        wanted = false;
+      }
+    }, (error: unknown) => {
+      pulling = false;
+      duplex.destroy(error instanceof Error ? error : new Error(String(error)));
+    });
+  };
+  const start = (): void => {
+    if (pulling || held) return;
+    while (queued.length > 0) {
+      if (!duplex.push(queued.shift()!)) {
+        wanted = false;
+        return;
+      }
+    }
+    // A push may have called read() again, which has started pulling.
+    if (pulling) return;
+    pulling = true;
+    pump();
+  };
   const duplex: Duplex = new Duplex({
     read() {
-      if (pulling) return;
-      while (queued.length > 0) {
-        if (!duplex.push(queued.shift()!)) return;
-      }
-      // A push may have called read() again, which has started pulling.
-      if (pulling) return;
-      pulling = true;
-      const pump = (): void => {
-        next().then((chunk) => {
-          if (chunk === null) {
-            pulling = false;
-            duplex.push(null);
-          } else if (duplex.push(chunk)) {
-            pump();
-          } else {
-            pulling = false;
-          }
-        }, (error: unknown) => {
-          pulling = false;
-          duplex.destroy(error instanceof Error ? error : new Error(String(error)));
-        });
-      };
-      pump();
+      wanted = true;
+      start();
     },
     write(chunk: Uint8Array, _encoding, callback) {
       const pending = raw.write(chunk);
@@ -73,5 +89,29 @@ export function rawDuplex<A extends IpSocketAddress | UnixSocketAddress>(raw: Ra
       callback(error);
     },
   });
+  holds.set(duplex, (on) => {
+    held = on;
+    if (!on && wanted) start();
+  });
   return duplex;
+}
+
+const holds = new WeakMap<Duplex, (on: boolean) => void>();
+
+/**
+ * Stops (`true`) or restarts pulling bytes from the connection under a duplex made by
+ * `rawDuplex`: flow control below a TLS socket, for a runtime whose TLS socket loses its
+ * end of stream when paused itself (Deno).
+ *
+ * @example Holding the bytes back while a reader is full
+ * ```ts ignore
+ * holdRawDuplex(duplex, true);
+ * holdRawDuplex(duplex, false);
+ * ```
+ *
+ * @param duplex A duplex from `rawDuplex`; anything else is left alone.
+ * @param on Whether to hold.
+ */
+export function holdRawDuplex(duplex: Duplex, on: boolean): void {
+  holds.get(duplex)?.(on);
 }

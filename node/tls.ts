@@ -7,12 +7,13 @@
  * @module
  */
 import { createPrivateKey, X509Certificate } from "node:crypto";
-import type net from "node:net";
+import net from "node:net";
 import process from "node:process";
 import tls from "node:tls";
 import type { Duplex, Writable } from "node:stream";
 import type { IpSocketAddress, UnixSocketAddress } from "../core/address.ts";
 import type { RawConnection } from "../core/driver.ts";
+import type { FlowControl } from "../core/chunk_reader.ts";
 import { endsTarget } from "../core/ends.ts";
 import type { ConnectionEnds } from "../core/ends.ts";
 import { SocketError, socketError } from "../core/errors.ts";
@@ -22,13 +23,14 @@ import type { CertificateAndKey, CheckedTls, CheckedTlsClient, CheckedTlsServer,
 import { clientHelloRecordSize, clientHelloServerName } from "./client_hello.ts";
 import { NodeConnection } from "./connection.ts";
 import { describeCertificate, peerX509 } from "./peer_certificate.ts";
-import { rawDuplex } from "./raw_duplex.ts";
+import { holdRawDuplex, rawDuplex } from "./raw_duplex.ts";
 import { tlsErrorCode } from "./tls_errors.ts";
 
 type Address = IpSocketAddress | UnixSocketAddress;
 
 /** Node itself, not Deno's or Bun's `node:` modules. */
 const ON_NODE = process.versions.bun === undefined && process.versions.deno === undefined;
+const ON_DENO = process.versions.deno !== undefined;
 
 /** TLS alert descriptions (RFC 8446 §6). */
 const ALERT_UNKNOWN_CA = 48;
@@ -153,14 +155,35 @@ export function nodeStartTls<A extends Address>(
   const shared = raw instanceof NodeConnection && !(options.side === "server" && options.clientCertificate !== "none" && ON_NODE);
   // Made at once, but later on the server side over a Duplex with `sni` (see sniServerHandshake).
   let transport: net.Socket | Duplex | undefined;
+  // The TLS socket is wrapped the moment its handshake is done, in the same turn: an alert
+  // or an end right behind the handshake (Deno delivers them together) reaches the wrapper.
+  const adopt: Adopt = (socket, serverName) => {
+    // The TLS socket owns the transport now: it goes when the TLS socket goes.
+    socket.once("close", () => {
+      transport?.destroy();
+      raw.close();
+    });
+    // Deno's TLS socket over a stream loses its end of stream once paused and resumed, and
+    // does not end the stream under it when it has sent close_notify: there, flow control
+    // holds the stream under TLS instead, and TLS's end is passed down by hand.
+    // (Over a net.Socket, pausing the socket under TLS breaks Deno's TLS writes: the Node
+    // driver there keeps pausing the TLS socket; the Deno driver's TLS is over the duplex.)
+    let flow: FlowControl | undefined;
+    if (ON_DENO && transport !== undefined && !(transport instanceof net.Socket)) {
+      const under = transport;
+      flow = { pause: () => holdRawDuplex(under, true), resume: () => holdRawDuplex(under, false) };
+      socket.once("finish", () => under.end());
+    }
+    return new NodeConnection(socket, ends, tlsInfo(socket, serverName), flow);
+  };
   let handshake: Handshake;
   if (options.side === "server" && !shared && options.sni.size > 0) {
-    handshake = sniServerHandshake(raw, options, (made) => {
+    handshake = sniServerHandshake(raw, options, adopt, (made) => {
       transport = made;
     });
   } else {
     transport = shared ? (raw as NodeConnection<A>).detach() : rawDuplex(raw);
-    handshake = options.side === "client" ? clientHandshake(transport, options) : serverHandshake(transport, options, shared);
+    handshake = options.side === "client" ? clientHandshake(transport, options, adopt) : serverHandshake(transport, options, shared, adopt);
   }
   return new Promise<RawConnection<A>>((resolve, reject) => {
     let done = false;
@@ -174,19 +197,14 @@ export function nodeStartTls<A extends Address>(
     };
     signal?.addEventListener("abort", onAbort, { once: true });
     handshake.result.then(
-      ({ socket, serverName }) => {
+      (connection) => {
         signal?.removeEventListener("abort", onAbort);
         if (done) {
-          socket.destroy();
+          connection.close();
           return;
         }
         done = true;
-        // The TLS socket owns the transport now: it goes when the TLS socket goes.
-        socket.once("close", () => {
-          transport?.destroy();
-          raw.close();
-        });
-        resolve(new NodeConnection(socket, ends, tlsInfo(socket, serverName)));
+        resolve(connection as unknown as RawConnection<A>);
       },
       (error: unknown) => {
         signal?.removeEventListener("abort", onAbort);
@@ -200,8 +218,11 @@ export function nodeStartTls<A extends Address>(
   });
 }
 
+/** Wraps a TLS socket whose handshake is done; called in the turn that finished it. */
+type Adopt = (socket: tls.TLSSocket, serverName: string | null) => NodeConnection<Address>;
+
 interface Handshake {
-  result: Promise<{ socket: tls.TLSSocket; serverName: string | null }>;
+  result: Promise<NodeConnection<Address>>;
   cancel(): void;
 }
 
@@ -214,9 +235,9 @@ function handshakeError(error: unknown, operation: string, target: string): Sock
   return socketError(code, operation, target, detail, error);
 }
 
-function clientHandshake(transport: net.Socket | Duplex, options: CheckedTlsClient): Handshake {
+function clientHandshake(transport: net.Socket | Duplex, options: CheckedTlsClient, adopt: Adopt): Handshake {
   let socket: tls.TLSSocket | undefined;
-  const result = new Promise<{ socket: tls.TLSSocket; serverName: string | null }>((resolve, reject) => {
+  const result = new Promise<NodeConnection<Address>>((resolve, reject) => {
     const identity = options.identity;
     socket = tls.connect({
       socket: transport as net.Socket,
@@ -243,7 +264,7 @@ function clientHandshake(transport: net.Socket | Duplex, options: CheckedTlsClie
     tlsSocket.once("secureConnect", () => {
       tlsSocket.off("error", onError);
       tlsSocket.off("close", onClose);
-      resolve({ socket: tlsSocket, serverName: options.serverName ?? null });
+      resolve(adopt(tlsSocket, options.serverName ?? null));
     });
   });
   return { result, cancel: () => socket?.destroy() };
@@ -273,7 +294,7 @@ const sharedServers = new WeakMap<CheckedTlsServer, ServerState>();
  *
  * @param onTransport Told of the Duplex once it is made (not if the handshake ends first).
  */
-function sniServerHandshake<A extends Address>(raw: RawConnection<A>, options: CheckedTlsServer, onTransport: (transport: Duplex) => void): Handshake {
+function sniServerHandshake<A extends Address>(raw: RawConnection<A>, options: CheckedTlsServer, adopt: Adopt, onTransport: (transport: Duplex) => void): Handshake {
   let cancelled = false;
   let inner: Handshake | undefined;
   const result = peekClientHello(raw).then(({ chunks, serverName }) => {
@@ -282,7 +303,7 @@ function sniServerHandshake<A extends Address>(raw: RawConnection<A>, options: C
     onTransport(transport);
     // No name read: the usual server, whose SNICallback is there for a runtime that calls it.
     const pair = serverName === undefined ? undefined : pairForName(options.sni, serverName) ?? { cert: options.cert, key: options.key };
-    inner = serverHandshake(transport, options, false, pair, serverName);
+    inner = serverHandshake(transport, options, false, adopt, pair, serverName);
     return inner.result;
   });
   return {
@@ -347,7 +368,14 @@ function concat(chunks: Uint8Array[]): Uint8Array {
  * @param peeked The server name read from that ClientHello: `serverName` where the TLS
  *   socket does not tell it.
  */
-function serverHandshake(transport: net.Socket | Duplex, options: CheckedTlsServer, shared: boolean, pair?: CertificateAndKey, peeked?: string): Handshake {
+function serverHandshake(
+  transport: net.Socket | Duplex,
+  options: CheckedTlsServer,
+  shared: boolean,
+  adopt: Adopt,
+  pair?: CertificateAndKey,
+  peeked?: string,
+): Handshake {
   let state = shared ? sharedServers.get(options) : undefined;
   if (state === undefined) {
     state = createServerState(options, shared, pair);
@@ -358,7 +386,7 @@ function serverHandshake(transport: net.Socket | Duplex, options: CheckedTlsServ
   // nothing, and the handshake would wait for its timeout. Half-open again once it is done.
   const halfOpen = transport.allowHalfOpen;
   transport.allowHalfOpen = false;
-  const result = new Promise<tls.TLSSocket>((resolve, reject) => {
+  const result = new Promise<NodeConnection<Address>>((resolve, reject) => {
     const gone = (): void => {
       if (waiting.delete(transport)) reject(socketError("tls-handshake-failed", "tls", "", "the peer closed the connection during the TLS handshake"));
     };
@@ -367,14 +395,14 @@ function serverHandshake(transport: net.Socket | Duplex, options: CheckedTlsServ
         transport.off("end", gone);
         transport.allowHalfOpen = halfOpen;
         socket.allowHalfOpen = true;
-        resolve(socket);
+        resolve(adopt(socket, socket.servername || peeked || null));
       },
       reject,
     });
     transport.once("close", gone);
     transport.once("end", gone);
     server.emit("connection", transport);
-  }).then((socket) => ({ socket, serverName: socket.servername || peeked || null }));
+  });
   return { result, cancel: () => waiting.delete(transport) };
 }
 
