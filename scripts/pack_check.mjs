@@ -106,6 +106,8 @@ export function checkPackContents(files) {
 
   for (const file of files) {
     if (TOP_LEVEL.has(file)) continue;
+    // The reference pages the README links to.
+    if (/^docs\/[\w-]+\.md$/.test(file)) continue;
     if (!file.startsWith("dist/")) problems.push(`${file}: outside dist/`);
     if (/(^|\/)(tests|bench|scripts|\.ci|node_modules)\//.test(file)) problems.push(`${file}: a test, bench, script or CI file`);
     if (/_test\.[cm]?[jt]s$/.test(file)) problems.push(`${file}: a test file`);
