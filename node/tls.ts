@@ -11,6 +11,7 @@ import net from "node:net";
 import process from "node:process";
 import tls from "node:tls";
 import type { Duplex, Writable } from "node:stream";
+import { formatSocketAddress } from "../core/address.ts";
 import type { IpSocketAddress, UnixSocketAddress } from "../core/address.ts";
 import type { RawConnection } from "../core/driver.ts";
 import type { FlowControl } from "../core/chunk_reader.ts";
@@ -144,7 +145,11 @@ export function nodeStartTls<A extends Address>(
     remoteAddress: raw.remoteAddress,
   };
   const operation = options.side === "client" ? `${ends.protocol}.connect` : `${ends.protocol}.accept`;
-  const target = endsTarget(ends);
+  // A client names the server it asked for (the name the certificate had to match).
+  const remote = ends.remoteAddress;
+  const target = options.side === "client" && "port" in remote
+    ? formatSocketAddress({ address: options.identity, port: remote.port })
+    : endsTarget(ends);
   if (signal?.aborted) {
     raw.close();
     return Promise.reject(signal.reason);
@@ -230,7 +235,8 @@ interface Handshake {
 function handshakeError(error: unknown, operation: string, target: string): SocketError {
   if (error instanceof SocketError) return error;
   const code: SocketErrorCode = tlsErrorCode((error as { code?: string } | undefined)?.code) ?? "tls-handshake-failed";
-  const text = message(error);
+  // Node adds advice of its own to an untrusted chain; the message is the same on every runtime without it.
+  const text = message(error).replace(/; if the root CA is installed locally.*$/s, "");
   const detail = code === "tls-handshake-failed" && !/tls|ssl|handshake|alert/i.test(text) ? `TLS handshake failed: ${text}` : text;
   return socketError(code, operation, target, detail, error);
 }
