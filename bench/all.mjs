@@ -10,7 +10,7 @@
 //                    Deno.listenDatagram is the native side) only runs udp.ts.
 //   --only BENCH     run only this bench (repeatable): tcp_throughput, uds_vs_tcp,
 //                    tcp_readable, uds_readable (those two with --reader readable), echo_rtt,
-//                    udp, resolve, policy, proxy, tls, soak (also as bench/NAME.ts)
+//                    udp, resolve, policy, proxy, proxy_tls, tls, soak (also as bench/NAME.ts)
 //   --quick          small sizes (see QUICK below): a whole pass takes a couple of minutes
 //                    instead of about a quarter of an hour; for a smoke run, not for the README
 //   --markdown       print the table as a Markdown table (for the README)
@@ -72,6 +72,8 @@ const BENCHES = [
   { name: "resolve", quick: ["--time", "500", "--cached-time", "300"] },
   { name: "policy", quick: ["--time", "300"] },
   { name: "proxy", quick: ["--mib", "256", "--rounds", "3"] },
+  // `unisock proxy tls://... unix:...` against stunnel4 (a node:tls client in the bench, its own certificate from openssl).
+  { name: "proxy_tls", quick: ["--mib", "64", "--rounds", "2"] },
   // TLS throughput and handshakes/s against each runtime's own TLS (its own certificates from openssl).
   { name: "tls", full: ["--rounds", "7"], quick: ["--mib", "64", "--rounds", "2", "--handshakes", "100"] },
   { name: "soak", quick: ["--seconds", "10"] },
@@ -125,6 +127,7 @@ const ROWS = [
   { bench: "policy", label: "policy ns/check, allowed", value: (j) => j.allowedNs, format: integer, goal: below(1000, (j) => j.goalNs) },
   { bench: "policy", label: "policy ns/check, denied", value: (j) => j.deniedNs, format: integer, goal: below(1000, (j) => j.goalNs) },
   { bench: "proxy", label: "proxy unisock/socat", value: (j) => j.ratio, format: ratio, goal: atLeast(1, (j) => j.goal) },
+  { bench: "proxy_tls", label: "TLS proxy unisock/stunnel", value: (j) => j.ratio, format: ratio, goal: atLeast(1, (j) => j.goal) },
   { bench: "tls", label: "TLS throughput unisock/native", value: (j) => j.throughput?.ratio, format: ratio, goal: atLeast(0.95, (j) => j.goals?.ratio) },
   {
     bench: "tls",

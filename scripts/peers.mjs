@@ -30,6 +30,7 @@ export const PEERS = [
   { command: "unshare", pkg: "util-linux", why: "network namespaces" },
   { command: "prlimit", pkg: "util-linux", why: "the file-descriptor limit test" },
   { command: "openssl", pkg: "openssl", why: "TLS peers (s_server, s_client) and test certificates" },
+  { command: "stunnel4", pkg: "stunnel4", why: "the reference of the TLS proxy benchmark" },
 ];
 
 const SEARCH = [...(process.env.PATH ?? "").split(path.delimiter), "/usr/local/sbin", "/usr/sbin", "/sbin"];
