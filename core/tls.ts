@@ -52,7 +52,16 @@ export interface CertificateAndKey {
   key: string;
 }
 
-/** Whether a server asks for a client certificate. */
+/**
+ * Whether a server asks for a client certificate.
+ *
+ * @example Asking, but letting clients without one in
+ * ```ts
+ * import type { ClientCertificateMode } from "./tls.ts";
+ * const mode: ClientCertificateMode = "request";
+ * console.log(mode);
+ * ```
+ */
 export type ClientCertificateMode = "none" | "request" | "require";
 
 /**
@@ -212,7 +221,7 @@ function checkObject(value: unknown, what: string, operation: string): Record<st
 export function checkTlsClient(value: unknown, hostname: string | undefined, operation: string): CheckedTlsClient {
   const options = value === true || value === undefined ? {} : checkObject(value, "tls", operation);
   const { serverName } = options;
-  if (serverName !== undefined && (typeof serverName !== "string" || (parseIp(serverName) === undefined && !SERVER_NAME.test(serverName)))) {
+  if (serverName !== undefined && (typeof serverName !== "string" || (parseIp(serverName) === undefined && (!SERVER_NAME.test(serverName) || serverName.startsWith("*"))))) {
     fail(operation, `tls.serverName must be a host name or an IP address, got ${describeValue(serverName)}`);
   }
   const name = (serverName as string | undefined) ?? hostname;

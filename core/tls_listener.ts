@@ -16,6 +16,12 @@ import type { StreamProtocol } from "./ends.ts";
 const RETRY_MS = 10;
 
 /**
+ * Handshakes under way plus finished connections nobody has taken, past which the listener
+ * stops accepting (the kernel's backlog then holds the rest, as for a plaintext listener).
+ */
+const IN_FLIGHT_LIMIT = 128;
+
+/**
  * Wraps a plaintext listener.
  *
  * @param raw The driver's listener; owned from now on.
@@ -31,8 +37,20 @@ export function tlsRawListener<A extends IpSocketAddress | UnixSocketAddress>(
   const queue = new AcceptQueue<RawConnection<A>>(protocol, describeSocketAddress(raw.localAddress), (connection) => connection.close());
   const handshaking = new Set<RawConnection<A>>();
   let closed = false;
+  /** Finished connections in the queue, not yet taken by `accept()`. */
+  let untaken = 0;
+  let wake: (() => void) | undefined;
+  const room = (): void => {
+    const waiting = wake;
+    wake = undefined;
+    waiting?.();
+  };
   const loop = async (): Promise<void> => {
     while (!closed) {
+      while (!closed && handshaking.size + untaken >= IN_FLIGHT_LIMIT) {
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
+      if (closed) return;
       let connection: RawConnection<A>;
       try {
         connection = await raw.accept();
@@ -46,19 +64,29 @@ export function tlsRawListener<A extends IpSocketAddress | UnixSocketAddress>(
         return;
       }
       handshaking.add(connection);
-      handshake(connection).then(
+      // Called inside a promise, so that a throw cannot end this loop.
+      Promise.resolve(connection).then(handshake).then(
         (secure) => {
           handshaking.delete(connection);
+          untaken++;
           queue.push(secure);
         },
-        () => handshaking.delete(connection),
+        () => {
+          handshaking.delete(connection);
+          room();
+        },
       );
     }
   };
   void loop();
   return {
     localAddress: raw.localAddress,
-    accept: () => queue.take(),
+    accept: () =>
+      queue.take().then((connection) => {
+        untaken--;
+        room();
+        return connection;
+      }),
     close(): void {
       if (closed) return;
       closed = true;
@@ -66,6 +94,7 @@ export function tlsRawListener<A extends IpSocketAddress | UnixSocketAddress>(
       queue.close();
       for (const connection of handshaking) connection.close();
       handshaking.clear();
+      room();
     },
   };
 }

@@ -33,11 +33,7 @@ export function rawDuplex<A extends IpSocketAddress | UnixSocketAddress>(raw: Ra
   /** Held by `holdRawDuplex`: nothing is pulled from `raw` until released. */
   let held = false;
   const queued = prefix.filter((chunk) => chunk.length > 0);
-  const next = raw.readChunk !== undefined ? () => raw.readChunk!() : async () => {
-    const buffer = new Uint8Array(CHUNK);
-    const count = await raw.read(buffer);
-    return count === null ? null : buffer.subarray(0, count);
-  };
+  const next = chunkReader(raw);
   const pump = (): void => {
     if (held) {
       pulling = false;
@@ -94,6 +90,27 @@ export function rawDuplex<A extends IpSocketAddress | UnixSocketAddress>(raw: Ra
     if (!on && wanted) start();
   });
   return duplex;
+}
+
+/**
+ * The next received bytes of `raw` as a chunk of their own, or null at its end: the driver's
+ * own chunk where it hands them over, else a read into a fresh buffer.
+ *
+ * @example Reading the first chunk
+ * ```ts ignore
+ * const first = await chunkReader(raw)();
+ * ```
+ *
+ * @param raw The connection.
+ * @returns A function that reads the next chunk.
+ */
+export function chunkReader<A extends IpSocketAddress | UnixSocketAddress>(raw: RawConnection<A>): () => Promise<Uint8Array | null> {
+  if (raw.readChunk !== undefined) return () => raw.readChunk!();
+  return async () => {
+    const buffer = new Uint8Array(CHUNK);
+    const count = await raw.read(buffer);
+    return count === null ? null : buffer.subarray(0, count);
+  };
 }
 
 const holds = new WeakMap<Duplex, (on: boolean) => void>();

@@ -24,7 +24,7 @@ import type { CertificateAndKey, CheckedTls, CheckedTlsClient, CheckedTlsServer,
 import { clientHelloRecordSize, clientHelloServerName } from "./client_hello.ts";
 import { NodeConnection } from "./connection.ts";
 import { describeCertificate, peerX509 } from "./peer_certificate.ts";
-import { holdRawDuplex, rawDuplex } from "./raw_duplex.ts";
+import { chunkReader, holdRawDuplex, rawDuplex } from "./raw_duplex.ts";
 import { tlsErrorCode } from "./tls_errors.ts";
 
 type Address = IpSocketAddress | UnixSocketAddress;
@@ -120,6 +120,13 @@ function checkPair(what: string, pair: CertificateAndKey, operation: string): vo
     matches = false;
   }
   if (!matches) throw socketError("invalid-argument", operation, "", `${keyWhat} does not belong to ${what}`);
+  // What parses may still be refused by the TLS library (a key too small for its security
+  // level, say): loading it now makes that an error of the call, not of the first handshake.
+  try {
+    tls.createSecureContext({ cert: pair.cert, key: pair.key });
+  } catch (error) {
+    throw socketError("invalid-argument", operation, "", `${what} and its key cannot be used for TLS: ${message(error)}`, error);
+  }
 }
 
 function message(error: unknown): string {
@@ -182,13 +189,20 @@ export function nodeStartTls<A extends Address>(
     return new NodeConnection(socket, ends, tlsInfo(socket, serverName), flow);
   };
   let handshake: Handshake;
-  if (options.side === "server" && !shared && options.sni.size > 0) {
-    handshake = sniServerHandshake(raw, options, adopt, (made) => {
-      transport = made;
-    });
-  } else {
-    transport = shared ? (raw as NodeConnection<A>).detach() : rawDuplex(raw);
-    handshake = options.side === "client" ? clientHandshake(transport, options, adopt) : serverHandshake(transport, options, shared, adopt);
+  try {
+    if (options.side === "server" && !shared && options.sni.size > 0) {
+      handshake = sniServerHandshake(raw, options, adopt, (made) => {
+        transport = made;
+      });
+    } else {
+      transport = shared ? (raw as NodeConnection<A>).detach() : rawDuplex(raw);
+      handshake = options.side === "client" ? clientHandshake(transport, options, adopt) : serverHandshake(transport, options, shared, adopt);
+    }
+  } catch (error) {
+    // The TLS library refused to start (options it would not load): nothing may be left open.
+    (transport as net.Socket | Duplex | undefined)?.destroy();
+    raw.close();
+    return Promise.reject(handshakeError(error, operation, target));
   }
   return new Promise<RawConnection<A>>((resolve, reject) => {
     let done = false;
@@ -270,7 +284,13 @@ function clientHandshake(transport: net.Socket | Duplex, options: CheckedTlsClie
     tlsSocket.once("secureConnect", () => {
       tlsSocket.off("error", onError);
       tlsSocket.off("close", onClose);
-      resolve(adopt(tlsSocket, options.serverName ?? null));
+      try {
+        resolve(adopt(tlsSocket, options.serverName ?? null));
+      } catch (error) {
+        // Inside an event handler: a throw would be uncaught.
+        tlsSocket.destroy();
+        reject(error);
+      }
     });
   });
   return { result, cancel: () => socket?.destroy() };
@@ -329,11 +349,7 @@ function sniServerHandshake<A extends Address>(raw: RawConnection<A>, options: C
  */
 function peekClientHello<A extends Address>(raw: RawConnection<A>): Promise<{ chunks: Uint8Array[]; serverName: string | undefined }> {
   const chunks: Uint8Array[] = [];
-  const next = raw.readChunk !== undefined ? () => raw.readChunk!() : async () => {
-    const buffer = new Uint8Array(16 * 1024 + 5);
-    const count = await raw.read(buffer);
-    return count === null ? null : buffer.subarray(0, count);
-  };
+  const next = chunkReader(raw);
   const read = async (): Promise<{ chunks: Uint8Array[]; serverName: string | undefined }> => {
     let received = 0;
     let needed: number | undefined;
@@ -401,7 +417,13 @@ function serverHandshake(
         transport.off("end", gone);
         transport.allowHalfOpen = halfOpen;
         socket.allowHalfOpen = true;
-        resolve(adopt(socket, socket.servername || peeked || null));
+        try {
+          resolve(adopt(socket, socket.servername || peeked || null));
+        } catch (error) {
+          // Inside an event handler: a throw would be uncaught.
+          socket.destroy();
+          reject(error);
+        }
       },
       reject,
     });
@@ -496,6 +518,8 @@ function createServerState(options: CheckedTlsServer, shared: boolean, pair?: Ce
  * `tls-handshake-failed` for a unisock client); then both are closed.
  */
 function refuse(socket: tls.TLSSocket, transport: Writable, description: number): void {
+  // The client may reset first; nothing is waiting for this socket any more.
+  socket.on("error", () => {});
   let timer: ReturnType<typeof setTimeout> | undefined;
   const close = (): void => {
     clearTimeout(timer);
@@ -507,9 +531,9 @@ function refuse(socket: tls.TLSSocket, transport: Writable, description: number)
   transport.write(Uint8Array.of(21, 3, 3, 0, 2, 2, description), close);
 }
 
+/** Whether the client sent a certificate: the same source as the one `connection.tls` reports. */
 function hasPeerCertificate(socket: tls.TLSSocket): boolean {
-  const certificate = socket.getPeerCertificate();
-  return certificate !== null && typeof certificate === "object" && Object.keys(certificate).length > 0;
+  return peerX509(socket) !== undefined;
 }
 
 /** The session as `connection.tls` reports it. */

@@ -7,12 +7,17 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import type { IpSocketAddress } from "../core/address.ts";
 import type { Connection } from "../core/connection.ts";
 import type { Listener } from "../core/listener.ts";
 import type { Network } from "../network/network.ts";
 import { closedPort, networks, portOf, rejectsWith } from "./helpers.ts";
 import { testCertificates } from "./peers/certs.ts";
 import type { TestCertificates } from "./peers/certs.ts";
+import { opensslOutput } from "./peers/openssl.ts";
+import { withTempDir } from "./unix_helpers.ts";
+import { SocketError } from "../core/errors.ts";
+import { readFileSync } from "node:fs";
 
 type Loose = never;
 
@@ -217,8 +222,49 @@ function checkMessage(message: string, operation: RegExp, names: RegExp): void {
   assert.match(message, names);
 }
 
+/** A certificate with a 512-bit RSA key: it parses and matches, but OpenSSL refuses to load it. */
+async function weakPair(): Promise<{ cert: string; key: string }> {
+  return await withTempDir(async (dir) => {
+    await opensslOutput([
+      "req", "-x509", "-newkey", "rsa:512", "-noenc", "-keyout", `${dir}/weak.key`, "-out", `${dir}/weak.pem`,
+      "-subj", "/CN=localhost", "-days", "1", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+    ]);
+    return { cert: readFileSync(`${dir}/weak.pem`, "utf8"), key: readFileSync(`${dir}/weak.key`, "utf8") };
+  });
+}
+
 for (const { name, net } of networks()) {
   describe(`TLS bad input (${name} driver)`, () => {
+    it("a key the TLS library will not load (RSA 512) is invalid-argument at listen, or served: never a crash", async () => {
+      const weak = await weakPair();
+      let listener: Listener<IpSocketAddress> | undefined;
+      try {
+        listener = await net.tcp.listen({ hostname: "127.0.0.1", port: 0, tls: weak });
+      } catch (error) {
+        assert.ok(error instanceof SocketError, String(error));
+        assert.equal(error.code, "invalid-argument");
+        assert.match(error.message, /^tcp\.listen: tls\.cert and its key cannot be used for TLS/);
+        return;
+      }
+      // This runtime's TLS library takes the key (BoringSSL on Bun): a client gets a TLS
+      // answer, and the listener goes on.
+      try {
+        const accepted = listener.accept();
+        accepted.catch(() => {});
+        const port = portOf(listener);
+        const outcome = await net.tcp.connect({ hostname: "127.0.0.1", port }, { tls: { ca: weak.cert }, timeout: 5_000 }).then(
+          (conn) => {
+            conn.close();
+            return "connected";
+          },
+          (error: unknown) => (error instanceof SocketError && error.code.startsWith("tls-") ? "refused" : String(error)),
+        );
+        assert.ok(outcome === "connected" || outcome === "refused", outcome);
+      } finally {
+        listener.close();
+      }
+    });
+
     for (const bad of BAD) {
       const { client, server } = bad;
       if (client !== undefined) {
