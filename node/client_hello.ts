@@ -69,13 +69,13 @@ export function clientHelloServerName(bytes: Uint8Array): string | undefined {
   if (length === undefined) return undefined;
   // A ClientHello split over records: what follows is beyond this one.
   const body = reader.sub(Math.min(length, reader.left()));
-  if (body === undefined || !body.skip(2 + 32)) return undefined;
+  if (body === undefined || !body.advance(2 + 32)) return undefined;
   const sessionId = body.u8();
-  if (sessionId === undefined || !body.skip(sessionId)) return undefined;
+  if (sessionId === undefined || !body.advance(sessionId)) return undefined;
   const cipherSuites = body.u16();
-  if (cipherSuites === undefined || !body.skip(cipherSuites)) return undefined;
+  if (cipherSuites === undefined || !body.advance(cipherSuites)) return undefined;
   const compression = body.u8();
-  if (compression === undefined || !body.skip(compression)) return undefined;
+  if (compression === undefined || !body.advance(compression)) return undefined;
   const extensionsLength = body.u16();
   if (extensionsLength === undefined) return undefined;
   const extensions = body.sub(Math.min(extensionsLength, body.left()));
@@ -131,7 +131,7 @@ class Reader {
     return this.end - this.offset;
   }
 
-  skip(count: number): boolean {
+  advance(count: number): boolean {
     if (count > this.left()) return false;
     this.offset += count;
     return true;

@@ -32,7 +32,8 @@ describe("package", () => {
     const pkg = readJson("package.json");
     assert.equal(pkg.main, built(deno["."], ".js"));
     assert.equal(pkg.types, built(deno["."], ".d.ts"));
-    assert.deepEqual(pkg.files, ["dist/", "README.md", "LICENSE"]);
+    // docs/: the reference pages the README links to.
+    assert.deepEqual(pkg.files, ["dist/", "docs/", "README.md", "LICENSE"]);
   });
 
   it("the unisock bin is the built CLI entry, and the CLI starts with a shebang", () => {
