@@ -166,3 +166,33 @@ export function runProcess(command: string, args: string[], env: Record<string, 
     });
   });
 }
+
+/** Bound of one step of a test (an accept, a handshake, a line). */
+export const STEP_MS = 10_000;
+
+/** `work`, or a rejection naming `what` when it takes longer than `ms`. */
+export async function within<T>(work: Promise<T>, what: string, ms = STEP_MS): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([work, limit]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Reads until the text received contains `until` (or end of stream), bounded by `ms`; returns the text. */
+export async function readUntil(conn: Connection, until: string, ms = STEP_MS): Promise<string> {
+  const decoder = new TextDecoder();
+  const buffer = new Uint8Array(4096);
+  const signal = AbortSignal.timeout(ms);
+  let text = "";
+  while (!text.includes(until)) {
+    const count = await conn.read(buffer, { signal });
+    if (count === null) break;
+    text += decoder.decode(buffer.subarray(0, count), { stream: true });
+  }
+  return text;
+}

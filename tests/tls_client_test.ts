@@ -10,7 +10,7 @@ import type { IpSocketAddress } from "../core/address.ts";
 import type { Connection } from "../core/connection.ts";
 import { SocketError } from "../core/errors.ts";
 import type { Network } from "../network/network.ts";
-import { drain, echo, networks, portOf, rejectsWith, sendPattern } from "./helpers.ts";
+import { drain, echo, networks, portOf, rejectsWith, sendPattern, readUntil } from "./helpers.ts";
 import { testCertificates } from "./peers/certs.ts";
 import type { TestCertificate } from "./peers/certs.ts";
 import { startOpensslServer } from "./peers/openssl.ts";
@@ -25,18 +25,6 @@ const CONNECT_MS = 10_000;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** Reads until the text received contains `until` (or end of stream), bounded; returns the text. */
-async function readUntil(conn: Connection, until: string): Promise<string> {
-  const buffer = new Uint8Array(4096);
-  const signal = AbortSignal.timeout(WAIT_MS);
-  let text = "";
-  while (!text.includes(until)) {
-    const count = await conn.read(buffer, { signal });
-    if (count === null) break;
-    text += decoder.decode(buffer.subarray(0, count), { stream: true });
-  }
-  return text;
-}
 
 /** Reads to end of stream, bounded; returns the bytes. */
 async function readToEnd(conn: Connection): Promise<Uint8Array> {

@@ -11,7 +11,7 @@ import type { IpSocketAddress } from "../core/address.ts";
 import type { Connection } from "../core/connection.ts";
 import type { Listener } from "../core/listener.ts";
 import type { Network } from "../network/network.ts";
-import { closedPort, networks, portOf, rejectsWith } from "./helpers.ts";
+import { closedPort, networks, portOf, rejectsWith, within } from "./helpers.ts";
 import { testCertificates } from "./peers/certs.ts";
 import type { TestCertificates } from "./peers/certs.ts";
 import { opensslOutput } from "./peers/openssl.ts";
@@ -25,20 +25,7 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** Bound of one step (a connect, an accept, a read). */
-const STEP_MS = 10_000;
 
-/** `work`, or a rejection naming `what` when it takes longer than `ms`. */
-async function within<T>(work: Promise<T>, what: string, ms = STEP_MS): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([work, limit]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** The PEM `pem` with its first base64 line replaced by another of the same length: still PEM-shaped, no longer DER. */
 function corrupted(pem: string): string {

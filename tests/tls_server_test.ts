@@ -10,7 +10,7 @@ import type { Connection } from "../core/connection.ts";
 import { SocketError } from "../core/errors.ts";
 import type { Listener } from "../core/listener.ts";
 import type { TlsClientOptions, TlsServerOptions } from "../core/tls.ts";
-import { closedPort, networks, portOf, rejectsWith } from "./helpers.ts";
+import { closedPort, networks, portOf, rejectsWith, readUntil } from "./helpers.ts";
 import { testCertificates } from "./peers/certs.ts";
 import { runOpensslClient } from "./peers/openssl.ts";
 
@@ -22,18 +22,6 @@ const decoder = new TextDecoder();
 
 type TlsConnection = Connection<IpSocketAddress>;
 
-/** Reads until the text received contains `until` (or end of stream), bounded; returns the text. */
-async function readUntil(conn: Connection, until: string): Promise<string> {
-  const buffer = new Uint8Array(4096);
-  const signal = AbortSignal.timeout(WAIT_MS);
-  let text = "";
-  while (!text.includes(until)) {
-    const count = await conn.read(buffer, { signal });
-    if (count === null) break;
-    text += decoder.decode(buffer.subarray(0, count), { stream: true });
-  }
-  return text;
-}
 
 /** Reads to end of stream, bounded; returns the text. */
 async function readToEnd(conn: Connection): Promise<string> {

@@ -19,7 +19,7 @@ import type { TlsClientOptions, TlsServerOptions } from "../core/tls.ts";
 import { SocketError } from "../core/errors.ts";
 import type { Listener } from "../core/listener.ts";
 import type { Network } from "../network/network.ts";
-import { networks, portOf, rejectsWith } from "./helpers.ts";
+import { networks, portOf, rejectsWith, STEP_MS, within } from "./helpers.ts";
 import { testCertificates } from "./peers/certs.ts";
 import { runOpensslClient } from "./peers/openssl.ts";
 import { withTempDir } from "./unix_helpers.ts";
@@ -28,21 +28,7 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const encode = (text: string): Uint8Array => encoder.encode(text);
 
-/** Bound of one step (an accept, a handshake, a line). */
-const STEP_MS = 10_000;
 
-/** `work`, or a rejection naming `what` when it takes longer than `ms`. */
-async function within<T>(work: Promise<T>, what: string, ms = STEP_MS): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([work, limit]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
