@@ -4,6 +4,8 @@
  *
  * @module
  */
+import type { X509Certificate } from "node:crypto";
+import type { PeerCertificate } from "node:tls";
 
 /** A connected `Bun.Socket`, with `data` holding the driver's state for the socket. */
 export interface BunSocket<T> {
@@ -20,6 +22,45 @@ export interface BunSocket<T> {
   resume(): void;
   setNoDelay(on?: boolean): boolean;
   setKeepAlive(on?: boolean, delayMs?: number): boolean;
+  /**
+   * Starts TLS on this socket: `[raw, tls]`. `raw` keeps this socket's handlers and `data`
+   * and still gets every ciphertext chunk and the close; `tls` gets `socket`'s handlers (its
+   * `open` is called before this returns), the plaintext, and `data`. A socket accepted by
+   * `Bun.listen` becomes the server side. Bytes already read off the socket must come back
+   * as `initialData`.
+   */
+  upgradeTLS<U>(options: {
+    tls: BunTlsOptions;
+    socket: BunSocketHandler<U>;
+    data?: U;
+    initialData?: Uint8Array;
+  }): [BunSocket<T>, BunSocket<U>];
+  /** TLS only: whether the peer's certificate was verified. */
+  readonly authorized?: boolean;
+  /** TLS only: the peer's certificate, if it sent one. */
+  getPeerX509Certificate?(): X509Certificate | undefined;
+  /** TLS only: the peer's certificate as `node:tls` describes it (for `tls.checkServerIdentity`). */
+  getPeerCertificate?(): PeerCertificate | object | null | undefined;
+  /** TLS only. */
+  getCipher?(): { name: string; standardName?: string; version?: string };
+  /** TLS only: `"TLSv1.2"`, `"TLSv1.3"`. */
+  getTLSVersion?(): string;
+  /** TLS only: the ALPN protocol agreed on, or false. */
+  readonly alpnProtocol?: string | false | null;
+  /** TLS server only: the SNI name the client sent. */
+  getServername?(): string | undefined;
+}
+
+/** The `tls` option of `upgradeTLS`. */
+export interface BunTlsOptions {
+  ca?: string[];
+  cert?: string;
+  key?: string;
+  serverName?: string;
+  rejectUnauthorized?: boolean;
+  requestCert?: boolean;
+  /** Wire format: each protocol's length byte, then its bytes. */
+  ALPNProtocols?: ArrayBuffer;
 }
 
 /** Handlers of `Bun.connect` and `Bun.listen`. */
@@ -33,6 +74,8 @@ export interface BunSocketHandler<T> {
   close?(socket: BunSocket<T>, error?: Error): void;
   error?(socket: BunSocket<T>, error: Error): void;
   connectError?(socket: BunSocket<T>, error: Error): void;
+  /** TLS only: the handshake is over; `success` false when it failed or the peer was refused. */
+  handshake?(socket: BunSocket<T>, success: boolean, authorizationError: Error | null): void;
 }
 
 /** `Bun.listen`'s result. */

@@ -8,12 +8,14 @@ import type { IpSocketAddress, UnixSocketAddress } from "../core/address.ts";
 import type { AcceptQueue } from "../core/accept_queue.ts";
 import { ChunkReader } from "../core/chunk_reader.ts";
 import type { RawConnection } from "../core/driver.ts";
+import type { TlsInfo } from "../core/tls.ts";
 import { endsTarget } from "../core/ends.ts";
 import type { ConnectionEnds, StreamProtocol } from "../core/ends.ts";
 import { socketError } from "../core/errors.ts";
 import type { SocketError } from "../core/errors.ts";
 import type { BunSocket, BunSocketHandler } from "./bun_api.ts";
 import { bunError } from "./errors.ts";
+import { tlsErrorCode } from "../node/tls_errors.ts";
 
 type Address = IpSocketAddress | UnixSocketAddress;
 
@@ -39,6 +41,9 @@ export class BunConnection<A extends Address> implements RawConnection<A> {
   #failure: SocketError | undefined;
   #gone = false;
   #closedByUs = false;
+  /** Set by `handOver`: the socket is TLS's now, and what this one still hears is ciphertext. */
+  #handedOver = false;
+  #tls: TlsInfo | undefined;
   #markClosed: () => void = () => {};
 
   /**
@@ -53,6 +58,36 @@ export class BunConnection<A extends Address> implements RawConnection<A> {
     this.#target = endsTarget(ends);
     this.reader = new ChunkReader({ pause: () => socket.pause(), resume: () => socket.resume() });
     this.closed = new Promise((resolve) => (this.#markClosed = resolve));
+  }
+
+  /** The session, once `secured`; undefined on plaintext. */
+  get tls(): TlsInfo | undefined {
+    return this.#tls;
+  }
+
+  /** The TLS handshake over this (TLS) socket is done: `tls` reports `info` from now on. */
+  secured(info: TlsInfo): void {
+    this.#tls = info;
+  }
+
+  /**
+   * Gives the socket to TLS (`upgradeTLS`): the bytes received and not read, which TLS must
+   * get first. From now on this object ignores the socket's data and end (ciphertext, which
+   * Bun still reports here); its close only settles `closed`.
+   */
+  handOver(): { socket: AnyBunSocket; buffered: Uint8Array[] } {
+    this.#handedOver = true;
+    return { socket: this.#socket, buffered: this.reader.drain() };
+  }
+
+  /** The socket's data, as Bun hands it over. */
+  onData(data: Uint8Array): void {
+    if (!this.#handedOver) this.reader.push(data, true);
+  }
+
+  /** The peer ended its side. */
+  onEnd(): void {
+    if (!this.#handedOver) this.reader.end();
   }
 
   read(buffer: Uint8Array): Promise<number | null> {
@@ -99,7 +134,7 @@ export class BunConnection<A extends Address> implements RawConnection<A> {
   }
 
   close(): void {
-    if (this.#gone) return;
+    if (this.#gone || this.#handedOver) return;
     this.#closedByUs = true;
     this.reader.end();
     this.#socket.end();
@@ -108,6 +143,11 @@ export class BunConnection<A extends Address> implements RawConnection<A> {
 
   /** The socket is gone: by us, the peer, or an error. */
   onClose(error: Error | undefined): void {
+    if (this.#handedOver) {
+      this.#gone = true;
+      this.#markClosed();
+      return;
+    }
     if (error !== undefined) this.onError(error);
     if (this.#gone) return;
     this.#gone = true;
@@ -127,8 +167,12 @@ export class BunConnection<A extends Address> implements RawConnection<A> {
   }
 
   onError(error: Error): void {
-    if (this.#failure !== undefined) return;
-    this.#failure = bunError(error, this.#operation("read"), this.#target);
+    if (this.#failure !== undefined || this.#handedOver) return;
+    // Over TLS, what the TLS library reports (a broken record, an alert) gets a TLS code, as on the node:tls path.
+    const code = this.#tls === undefined ? undefined : tlsErrorCode((error as { code?: string }).code);
+    this.#failure = code === undefined
+      ? bunError(error, this.#operation("read"), this.#target)
+      : socketError(code, this.#operation("read"), this.#target, error.message, error);
     this.reader.fail(this.#failure);
   }
 
@@ -150,13 +194,13 @@ export class BunConnection<A extends Address> implements RawConnection<A> {
   }
 }
 
-/** Handlers shared by every socket; the state lives in `socket.data`. */
-const HANDLERS: BunSocketHandler<BunConnection<Address>> = {
+/** Handlers shared by every socket, TLS ones too; the state lives in `socket.data`. */
+export const HANDLERS: BunSocketHandler<BunConnection<Address>> = {
   // Plain Uint8Arrays (the type every runtime gives), not Buffers: no view to make per chunk.
   binaryType: "uint8array",
-  data: (socket, data) => socket.data.reader.push(data, true),
+  data: (socket, data) => socket.data.onData(data),
   drain: (socket) => socket.data.onDrain(),
-  end: (socket) => socket.data.reader.end(),
+  end: (socket) => socket.data.onEnd(),
   error: (socket, error) => socket.data?.onError(error),
   close: (socket, error) => socket.data?.onClose(error),
 };

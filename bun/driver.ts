@@ -19,11 +19,12 @@ import { tcpEnds } from "../core/ends.ts";
 import type { ConnectionEnds } from "../core/ends.ts";
 import { socketError } from "../core/errors.ts";
 import { bun } from "./bun_api.ts";
-import { acceptHandlers, bunConnect } from "./connection.ts";
+import { acceptHandlers, BunConnection, bunConnect } from "./connection.ts";
 import type { AnyBunSocket } from "./connection.ts";
 import { bunError } from "./errors.ts";
 import { bunUnixConnect, bunUnixListen } from "./unix.ts";
 import { bunUdpBind } from "./udp.ts";
+import { bunStartTls } from "./tls.ts";
 import { checkTlsKeys, nodeStartTls } from "../node/tls.ts";
 import { nodeDriver } from "../node/driver.ts";
 
@@ -107,7 +108,10 @@ export const bunDriver: Driver = {
     "Bun.udpSocket binds IP addresses only, and Bun.listen/Bun.connect with `unix` are stream sockets",
   lookup,
   checkTlsKeys,
-  startTls: nodeStartTls,
+  // Bun's own sockets upgrade natively (half-close works there, not with node:tls over a
+  // stream around them); the node:net sockets of `tlsSockets` go to node:tls.
+  startTls: (raw, options, signal) =>
+    raw instanceof BunConnection ? bunStartTls(raw, options, signal) : nodeStartTls(raw, options, signal),
   // node:tls over Bun's net.Socket runs about 4x faster than over a Duplex around Bun's own
   // socket, and half-closes properly; see docs/tls.md.
   tlsSockets: nodeDriver,

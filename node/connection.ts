@@ -134,7 +134,14 @@ export class NodeConnection<A extends IpSocketAddress | UnixSocketAddress> imple
   }
 
   closeWrite(): Promise<void> {
-    return new Promise((resolve) => this.#socket.end(() => resolve()));
+    const socket = this.#socket;
+    // A socket already gone (Bun's node:tls destroys its TLS socket at the peer's
+    // close_notify) never calls end's callback: nothing is left to send.
+    if (socket.destroyed || socket.writableFinished) return Promise.resolve();
+    return new Promise((resolve) => {
+      socket.end(() => resolve());
+      socket.once("close", () => resolve());
+    });
   }
 
   close(): void {

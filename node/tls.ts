@@ -245,8 +245,15 @@ interface Handshake {
   cancel(): void;
 }
 
-/** A failed handshake as a TLS `SocketError` (anything that is not about the certificate is `tls-handshake-failed`). */
-function handshakeError(error: unknown, operation: string, target: string): SocketError {
+/**
+ * A failed handshake as a TLS `SocketError` (anything that is not about the certificate is `tls-handshake-failed`).
+ *
+ * @param error What the TLS library reported.
+ * @param operation For the message.
+ * @param target For the message.
+ * @returns The error to reject with.
+ */
+export function handshakeError(error: unknown, operation: string, target: string): SocketError {
   if (error instanceof SocketError) return error;
   const code: SocketErrorCode = tlsErrorCode((error as { code?: string } | undefined)?.code) ?? "tls-handshake-failed";
   // Node adds advice of its own to an untrusted chain; the message is the same on every runtime without it.
