@@ -10,7 +10,7 @@
 //                    Deno.listenDatagram is the native side) only runs udp.ts.
 //   --only BENCH     run only this bench (repeatable): tcp_throughput, uds_vs_tcp,
 //                    tcp_readable, uds_readable (those two with --reader readable), echo_rtt,
-//                    udp, resolve, policy, proxy, proxy_tls, tls, soak (also as bench/NAME.ts)
+//                    udp, resolve, policy, proxy, proxy_tls, tls, sockets, soak (also as bench/NAME.ts)
 //   --quick          small sizes (see QUICK below): a whole pass takes a couple of minutes
 //                    instead of about a quarter of an hour; for a smoke run, not for the README
 //   --markdown       print the table as a Markdown table (for the README)
@@ -76,6 +76,8 @@ const BENCHES = [
   { name: "proxy_tls", quick: ["--mib", "64", "--rounds", "2"] },
   // TLS throughput and handshakes/s against each runtime's own TLS (its own certificates from openssl).
   { name: "tls", full: ["--rounds", "7"], quick: ["--mib", "64", "--rounds", "2", "--handshakes", "100"] },
+  // The Sockets API's connect() streams against unisock's Connection.readable/writable and the native socket, both directions.
+  { name: "sockets", full: ["--rounds", "9"], quick: ["--mib", "64", "--rounds", "3"] },
   { name: "soak", quick: ["--seconds", "10"] },
 ];
 
@@ -136,6 +138,10 @@ const ROWS = [
     format: ratio,
     goal: atLeast(0.95, (j) => j.goals?.handshakeRatio),
   },
+  { bench: "sockets", label: "Sockets API read sockets/streams", value: (j) => j.read?.socketsOverStreams, format: ratio, goal: atLeast(0.95, (j) => j.goals?.socketsOverStreams) },
+  { bench: "sockets", label: "Sockets API write sockets/streams", value: (j) => j.write?.socketsOverStreams, format: ratio, goal: atLeast(0.95, (j) => j.goals?.socketsOverStreams) },
+  { bench: "sockets", label: "Sockets API read sockets/native", value: (j) => j.read?.socketsOverNative, format: ratio },
+  { bench: "sockets", label: "Sockets API write sockets/native", value: (j) => j.write?.socketsOverNative, format: ratio },
   { bench: "soak", label: "soak connections/s", value: (j) => j.connectionsPerSecond, format: integer },
   { bench: "soak", label: "soak heap growth (samples)", value: (j) => j.growth?.heapPercent, format: percent },
   { bench: "soak", label: "soak heap growth after GC", value: (j) => j.afterGc?.heapPercent, format: percent },

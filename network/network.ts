@@ -36,6 +36,9 @@ import type { UnixListenOptions } from "../unix/listen.ts";
 import { bindUnixDatagram } from "../unix/bind_datagram.ts";
 import type { UnixDatagramBindOptions } from "../unix/bind_datagram.ts";
 import type { UnixDatagramSocket } from "../unix/datagram_socket.ts";
+import { connectSocket } from "../sockets/connect.ts";
+import type { SocketAddress } from "../sockets/address.ts";
+import type { Socket, SocketOptions } from "../sockets/socket.ts";
 
 /**
  * The TCP operations of a {@linkcode Network}.
@@ -63,6 +66,29 @@ export interface TcpOperations {
    * @returns The listener.
    */
   listen(options: TcpListenOptions): Promise<Listener<IpSocketAddress>>;
+}
+
+/**
+ * The Sockets API of a {@linkcode Network}: `connect()` of `cloudflare:sockets`, each
+ * connection asked of the handle's policy exactly as `tcp.connect` is.
+ *
+ * @example Give a library the Sockets API, limited to one database
+ * ```ts ignore
+ * import { createNetwork } from "../mod.ts";
+ * const network = createNetwork({ outbound: ["tcp://127.0.0.1:5432"] });
+ * const socket = network.sockets.connect("127.0.0.1:5432");
+ * await socket.opened;
+ * ```
+ */
+export interface SocketsOperations {
+  /**
+   * Opens a socket at once; a denied address rejects `opened` with `access-denied`.
+   *
+   * @param address `"host:port"` or `{ hostname, port }`.
+   * @param options `secureTransport`, `allowHalfOpen`, `sni`, `alpn`, `ca`.
+   * @returns The socket.
+   */
+  connect(address: string | SocketAddress, options?: SocketOptions): Socket;
 }
 
 /**
@@ -141,6 +167,8 @@ export class Network {
   readonly unix: UnixOperations;
   /** UDP bind through this handle. */
   readonly udp: UdpOperations;
+  /** The Sockets API (`connect()` of `cloudflare:sockets`) through this handle. */
+  readonly sockets: SocketsOperations;
   readonly #driver: Driver;
   readonly #policy: NetworkPolicy;
   readonly #resolvers: NamedResolvers;
@@ -201,6 +229,7 @@ export class Network {
         formatSocketAddress({ address: address.address, port }),
       );
     this.udp = { bind: (options) => bindUdp(this.#driver, resolverFor("udp.bind"), udpInbound, udpOutbound, options) };
+    this.sockets = { connect: (address, options) => connectSocket(this.tcp.connect, address, options) };
   }
 
   /** The driver's name: `node`, `deno` or `bun`. */

@@ -30,6 +30,7 @@ export const PEERS = [
   { command: "unshare", pkg: "util-linux", why: "network namespaces" },
   { command: "prlimit", pkg: "util-linux", why: "the file-descriptor limit test" },
   { command: "openssl", pkg: "openssl", why: "TLS peers (s_server, s_client) and test certificates" },
+  { command: "/usr/lib/postgresql/15/bin/pg_ctl", pkg: "postgresql", why: "a real PostgreSQL server for postgres.js over the sockets API" },
   { command: "stunnel4", pkg: "stunnel4", why: "the reference of the TLS proxy benchmark", optional: true },
 ];
 

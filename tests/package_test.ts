@@ -11,7 +11,7 @@ describe("package", () => {
     const deno = readJson("deno.json").exports as Record<string, string>;
     const npm = readJson("package.json").exports as Record<string, string | Record<string, string>>;
     assert.deepEqual(Object.keys(deno).sort(), Object.keys(npm).sort());
-    assert.deepEqual(Object.keys(deno).sort(), [".", "./cli", "./resolve", "./tcp", "./udp", "./unix"]);
+    assert.deepEqual(Object.keys(deno).sort(), [".", "./cli", "./resolve", "./sockets", "./sockets/register", "./tcp", "./udp", "./unix"]);
   });
 
   it("package.json's exports are dist/ files built from deno.json's sources, types first", () => {

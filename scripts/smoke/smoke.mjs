@@ -4,7 +4,9 @@
 // so what it exercises is what npm ships: dist/ and package.json's "exports".
 //
 // Plain JavaScript that Node 20 parses (no `await using`, no TypeScript). It checks:
-//   - every entry point imports (".", "./resolve", "./tcp", "./udp", "./unix");
+//   - every entry point imports (".", "./resolve", "./tcp", "./udp", "./unix", "./sockets",
+//     "./sockets/register"), and after the register module `cloudflare:sockets` is ours;
+//   - a Sockets API (`connect()` of `cloudflare:sockets`) echo round trip;
 //   - resolveAddresses("localhost") gives the loopback addresses;
 //   - a TCP echo round trip on 127.0.0.1;
 //   - a Unix domain socket echo round trip on a socket file in a temporary directory;
@@ -28,6 +30,9 @@ const resolveEntry = await load(`${name}/resolve`);
 const tcpEntry = await load(`${name}/tcp`);
 const udpEntry = await load(`${name}/udp`);
 const unixEntry = await load(`${name}/unix`);
+const socketsEntry = await load(`${name}/sockets`);
+await load(`${name}/sockets/register`);
+const cloudflareSockets = await load("cloudflare:sockets");
 
 const TIMEOUT_MS = 20_000;
 
@@ -75,13 +80,21 @@ async function echo(listener, connect) {
 }
 
 async function main() {
-  const entries = { ".": unisock, "./resolve": resolveEntry, "./tcp": tcpEntry, "./udp": udpEntry, "./unix": unixEntry };
+  const entries = {
+    ".": unisock,
+    "./resolve": resolveEntry,
+    "./tcp": tcpEntry,
+    "./udp": udpEntry,
+    "./unix": unixEntry,
+    "./sockets": socketsEntry,
+  };
   for (const [name, names] of Object.entries({
     ".": ["resolveAddresses", "tcp", "udp", "unix", "SocketError", "SOCKET_ERROR_CODES"],
     "./resolve": ["resolveAddresses"],
     "./tcp": ["connect", "listen"],
     "./udp": ["bind"],
     "./unix": ["connect", "listen"],
+    "./sockets": ["connect", "Socket", "SocketsApiError"],
   })) {
     for (const exported of names) check(exported in entries[name], `unisock${name.slice(1)} does not export ${exported}`);
   }
@@ -97,6 +110,38 @@ async function main() {
     tcpBytes = await echo(tcpListener, () => tcpEntry.connect({ hostname: "127.0.0.1", port }, { timeout: 5000 }));
   } finally {
     await tcpListener[Symbol.asyncDispose]();
+  }
+
+  check(cloudflareSockets.connect === socketsEntry.connect, "cloudflare:sockets is not unisock/sockets after the register module");
+  const socketsListener = await unisock.tcp.listen({ hostname: "127.0.0.1", port: 0 });
+  let socketsBytes;
+  try {
+    const accepted = socketsListener.accept();
+    const socket = cloudflareSockets.connect(`127.0.0.1:${socketsListener.localAddress.port}`);
+    const server = await accepted;
+    try {
+      const payload = new TextEncoder().encode(`unisock sockets smoke ${Date.now()}`);
+      const serving = (async () => server.write(await readExactly(server, payload.length)))();
+      const writer = socket.writable.getWriter();
+      await writer.write(payload);
+      const reader = socket.readable.getReader();
+      let text = "";
+      while (text.length < payload.length) {
+        const { value, done } = await reader.read();
+        check(!done, "sockets: end of stream before the echo");
+        text += new TextDecoder().decode(value);
+      }
+      await serving;
+      check(text === new TextDecoder().decode(payload), "sockets: echo differs from what was sent");
+      socketsBytes = text.length;
+      reader.releaseLock();
+      writer.releaseLock();
+      await socket.close();
+    } finally {
+      server.close();
+    }
+  } finally {
+    await socketsListener[Symbol.asyncDispose]();
   }
 
   const udpA = await udpEntry.bind({ hostname: "127.0.0.1", port: 0 });
@@ -132,7 +177,7 @@ async function main() {
 
   console.log(
     `smoke ok: ${runtimeName()}: resolveAddresses("localhost") = ${JSON.stringify(addresses)}, ` +
-      `tcp echo ${tcpBytes} bytes, udp echo ${udpBytes} bytes, unix echo ${unixBytes} bytes`,
+      `tcp echo ${tcpBytes} bytes, sockets echo ${socketsBytes} bytes, udp echo ${udpBytes} bytes, unix echo ${unixBytes} bytes`,
   );
 }
 
