@@ -63,6 +63,17 @@ export interface StartTlsInit {
   signal?: AbortSignal;
 }
 
+let nextChunkOf: (connection: Connection) => Promise<Uint8Array | null>;
+
+/**
+ * The next chunk of `connection`, as its `readable` would give it (the driver's own buffer
+ * where it has one; null at end of stream), without a stream in between. Internal: for
+ * streams built on a connection (the Sockets API's `readable`).
+ */
+export function readConnectionChunk(connection: Connection): Promise<Uint8Array | null> {
+  return nextChunkOf(connection);
+}
+
 /**
  * A connected byte stream (TCP or Unix domain), the same on every runtime.
  *
@@ -317,6 +328,10 @@ export class Connection<A extends IpSocketAddress | UnixSocketAddress = IpSocket
   [Symbol.asyncDispose](): Promise<void> {
     this.close();
     return Promise.resolve();
+  }
+
+  static {
+    nextChunkOf = (connection) => connection.#nextChunk();
   }
 
   /** The next chunk for `readable`: the driver's own buffer where it can give one. */

@@ -6,6 +6,7 @@
  * @module
  */
 import type { IpSocketAddress } from "../core/address.ts";
+import { readConnectionChunk } from "../core/connection.ts";
 import type { Connection } from "../core/connection.ts";
 import type { TlsClientOptions } from "../core/tls.ts";
 import { formatHostPort } from "./address.ts";
@@ -122,7 +123,6 @@ export class Socket {
   #writeController!: WritableStreamDefaultController;
   readonly #readable: ReadableStream<Uint8Array>;
   readonly #writable: WritableStream<SocketChunk>;
-  #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   #readEnded = false;
   #writeEnded = false;
   #done = false;
@@ -289,23 +289,22 @@ export class Socket {
       }
     }
     if (this.#readEnded) return;
-    this.#reader ??= connection.readable.getReader();
-    let result: Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]>>;
+    let chunk: Uint8Array | null;
     try {
-      result = await this.#reader.read();
+      chunk = await readConnectionChunk(connection);
     } catch (error) {
       if (!this.#readEnded) this.#fail(toSocketsError(error, "read", this.#settings.target));
       return;
     }
     if (this.#readEnded) return;
-    if (result.done) {
+    if (chunk === null) {
       this.#readEnded = true;
       controller.close();
       if (this.#settings.allowHalfOpen || this.#writeEnded) this.#finishIfEnded();
       else this.#endWriteAfterEof();
       return;
     }
-    controller.enqueue(result.value);
+    controller.enqueue(chunk);
   }
 
   async #write(chunk: SocketChunk): Promise<void> {
