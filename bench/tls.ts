@@ -118,16 +118,16 @@ const NATIVE_API = runtime === "deno"
   : "node:tls (tls.createServer/tls.connect)";
 
 /**
- * What unisock's TLS runs on here, for the reader of the ratio: node:tls always (node/tls.ts),
- * over the socket of the driver's `tlsSockets` (Node's `net.Socket`) where the driver names
- * one, else over the runtime's native socket wrapped in a `Duplex` (node/raw_duplex.ts).
+ * What unisock's TLS runs on here, for the reader of the ratio: node:tls over Node's
+ * `net.Socket`; on Bun, Bun's native `upgradeTLS` on Bun's own socket (bun/tls.ts); on Deno,
+ * node:tls over Deno's own socket wrapped in a `Duplex` (node/raw_duplex.ts).
  */
 function unisockTransport(): string {
   if (runtime === "node") return "node:tls over net.Socket (the driver hands its socket to tls.connect / a tls.Server)";
-  const native = runtime === "deno" ? "Deno.connect/Deno.listen" : "Bun.connect/Bun.listen";
+  if (runtime === "bun") return "Bun's native upgradeTLS on the Bun.connect/Bun.listen socket (bun/tls.ts), contexts made once";
   return (runtimeDriver as { tlsSockets?: unknown }).tlsSockets !== undefined
-    ? `node:tls over ${runtime === "deno" ? "Deno" : "Bun"}'s node:net net.Socket (the driver's tlsSockets is Node's driver; no Duplex, not ${native})`
-    : `node:tls over the native ${native} socket through a Duplex (node/raw_duplex.ts)`;
+    ? "node:tls over Deno's node:net net.Socket (the driver's tlsSockets is Node's driver)"
+    : "node:tls over the native Deno.connect/Deno.listen socket through a Duplex (node/raw_duplex.ts)";
 }
 
 /** The bytes sent, never modified, so every write may reuse it. */

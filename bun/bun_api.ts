@@ -53,6 +53,8 @@ export interface BunSocket<T> {
 
 /** The `tls` option of `upgradeTLS`. */
 export interface BunTlsOptions {
+  /** A context made once (`tls.createSecureContext(...).context`) instead of PEM parsed per handshake. */
+  secureContext?: unknown;
   ca?: string[];
   cert?: string;
   key?: string;

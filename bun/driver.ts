@@ -26,7 +26,6 @@ import { bunUnixConnect, bunUnixListen } from "./unix.ts";
 import { bunUdpBind } from "./udp.ts";
 import { bunStartTls } from "./tls.ts";
 import { checkTlsKeys, nodeStartTls } from "../node/tls.ts";
-import { nodeDriver } from "../node/driver.ts";
 
 function bunTcpEnds(socket: AnyBunSocket): ConnectionEnds<IpSocketAddress> {
   return tcpEnds(socket.localAddress, socket.localPort, socket.remoteAddress, socket.remotePort);
@@ -112,7 +111,4 @@ export const bunDriver: Driver = {
   // stream around them); the node:net sockets of `tlsSockets` go to node:tls.
   startTls: (raw, options, signal) =>
     raw instanceof BunConnection ? bunStartTls(raw, options, signal) : nodeStartTls(raw, options, signal),
-  // node:tls over Bun's net.Socket runs about 4x faster than over a Duplex around Bun's own
-  // socket, and half-closes properly; see docs/tls.md.
-  tlsSockets: nodeDriver,
 };

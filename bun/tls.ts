@@ -247,27 +247,42 @@ function alpnWire(names: string[] | undefined): ArrayBuffer | undefined {
 }
 
 function clientOptions(options: CheckedTlsClient): BunTlsOptions {
-  return {
-    ca: options.ca,
-    cert: options.cert,
-    key: options.key,
+  const common = {
     // Without a name (an IP), Bun would send the address as SNI; "" sends none, as node:tls does.
     serverName: options.serverName ?? "",
     rejectUnauthorized: true,
     ALPNProtocols: alpnWire(options.alpn),
   };
+  // Without `ca`, Bun's own trust store: PEM options are the way to keep it.
+  if (options.ca === undefined) return { ...common, cert: options.cert, key: options.key };
+  return { ...common, secureContext: cachedContext(options.ca, options.cert, options.key) };
 }
 
 function serverOptions(options: CheckedTlsServer, pair: CertificateAndKey | undefined): BunTlsOptions {
+  const { cert, key } = pair ?? options;
   return {
-    cert: (pair ?? options).cert,
-    key: (pair ?? options).key,
-    ca: options.ca,
+    secureContext: cachedContext(options.ca, cert, key),
     requestCert: options.clientCertificate !== "none",
     // Client certificates are judged after the handshake, where the client can be told.
     rejectUnauthorized: false,
     ALPNProtocols: alpnWire(options.alpn),
   };
+}
+
+/** Secure contexts already made, by their PEM: parsing a key and certificates per handshake costs about a third of one. */
+const CONTEXTS = new Map<string, unknown>();
+const MAX_CONTEXTS = 64;
+
+/** Bun's native context for these PEM strings (the `.context` of `tls.createSecureContext`), made once. */
+function cachedContext(ca: string[] | undefined, cert: string | undefined, key: string | undefined): unknown {
+  const id = JSON.stringify([ca ?? null, cert ?? null, key ?? null]);
+  let context = CONTEXTS.get(id);
+  if (context === undefined) {
+    context = (tls.createSecureContext({ ca, cert, key }) as unknown as { context: unknown }).context;
+    if (CONTEXTS.size >= MAX_CONTEXTS) CONTEXTS.delete(CONTEXTS.keys().next().value as string);
+    CONTEXTS.set(id, context);
+  }
+  return context;
 }
 
 /**
