@@ -57,7 +57,7 @@ export function bunStartTls<A extends Address>(
     localAddress: raw.localAddress,
     remoteAddress: raw.remoteAddress,
   };
-  const operation = options.side === "client" ? `${ends.protocol}.connect` : `${ends.protocol}.accept`;
+  const operation = options.operation ?? (options.side === "client" ? `${ends.protocol}.connect` : `${ends.protocol}.accept`);
   // A client names the server it asked for (the name the certificate had to match).
   const remote = ends.remoteAddress;
   const target = options.side === "client" && "port" in remote

@@ -246,8 +246,8 @@ export class Connection<A extends IpSocketAddress | UnixSocketAddress = IpSocket
     if (upgrade === undefined) throw this.#error("not-supported", operation, "this connection cannot start TLS");
     if (this.#raw.reading()) throw this.#error("invalid-state", operation, "a read is pending; startTls must wait for it");
     const checked = upgrade.side === "client"
-      ? checkTlsClient(options, upgrade.hostname, operation)
-      : checkTlsServer(options, operation);
+      ? { ...checkTlsClient(options, upgrade.hostname, operation), operation }
+      : { ...checkTlsServer(options, operation), operation };
     upgrade.driver.checkTlsKeys(checked, operation);
     const signal = init?.signal;
     if (signal !== undefined && !(signal instanceof AbortSignal)) {

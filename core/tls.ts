@@ -139,6 +139,8 @@ export interface TlsInfo {
 /** Client options as a driver gets them: checked, defaults applied. */
 export interface CheckedTlsClient {
   readonly side: "client";
+  /** The operation a failed handshake is reported under; the driver's (`tcp.connect`) when undefined. */
+  readonly operation?: string;
   /** SNI to send; undefined for an IP. */
   readonly serverName: string | undefined;
   /** The name or IP the certificate must match. */
@@ -152,6 +154,8 @@ export interface CheckedTlsClient {
 /** Server options as a driver gets them: checked, defaults applied. One object per listener, so a driver may keep state for it. */
 export interface CheckedTlsServer {
   readonly side: "server";
+  /** The operation a failed handshake is reported under; the driver's (`tcp.accept`) when undefined. */
+  readonly operation?: string;
   readonly cert: string;
   readonly key: string;
   /** Lower-case names (`*.example.test` allowed) to their pair. */

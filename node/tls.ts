@@ -151,7 +151,7 @@ export function nodeStartTls<A extends Address>(
     localAddress: raw.localAddress,
     remoteAddress: raw.remoteAddress,
   };
-  const operation = options.side === "client" ? `${ends.protocol}.connect` : `${ends.protocol}.accept`;
+  const operation = options.operation ?? (options.side === "client" ? `${ends.protocol}.connect` : `${ends.protocol}.accept`);
   // A client names the server it asked for (the name the certificate had to match).
   const remote = ends.remoteAddress;
   const target = options.side === "client" && "port" in remote
@@ -254,7 +254,11 @@ interface Handshake {
  * @returns The error to reject with.
  */
 export function handshakeError(error: unknown, operation: string, target: string): SocketError {
-  if (error instanceof SocketError) return error;
+  if (error instanceof SocketError) {
+    // Made inside the handshake without an address ("tls: ..."): named here by the operation and peer.
+    if (!error.message.startsWith("tls: ")) return error;
+    return socketError(error.code, operation, target, error.message.slice("tls: ".length), error.cause);
+  }
   const code: SocketErrorCode = tlsErrorCode((error as { code?: string } | undefined)?.code) ?? "tls-handshake-failed";
   // Node adds advice of its own to an untrusted chain; the message is the same on every runtime without it.
   const text = message(error).replace(/; if the root CA is installed locally.*$/s, "");

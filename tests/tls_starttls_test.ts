@@ -489,13 +489,14 @@ for (const { name, net } of networks()) {
         rejectsWith(cleanup.startTls(client, { ca: untrustedCa.cert, serverName: "localhost" }), "tls-certificate-untrusted"),
         "the client's refusal",
       );
-      assert.match(clientError.message, /^startTls|^tcp\.connect/);
+      assert.match(clientError.message, /^startTls \S+:\d+: /, "named by the operation that failed");
       // The server hears of it at once (an alert, or the end of the connection), not at its handshake timeout:
       // its startTls rejects with a TLS code, or (when the client's Finished got out before its refusal,
       // as TLS 1.2 allows) resolves with a connection that ends at once.
       const serverResult = await within(serverSettled, "the server's startTls to settle after the client refused", 5_000);
       if (serverResult instanceof SocketError) {
         assert.equal(serverResult.code, "tls-handshake-failed");
+        assert.match(serverResult.message, /^startTls /);
       } else {
         assert.ok(serverResult instanceof Object && "read" in serverResult, `unexpected: ${String(serverResult)}`);
         const rest = await readToEnd(serverResult as Connection, "the refused server connection");
