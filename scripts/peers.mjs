@@ -21,6 +21,7 @@ import { fileURLToPath } from "node:url";
  */
 export const PEERS = [
   { command: "/usr/sbin/dnsmasq", pkg: "dnsmasq-base", why: "a DNS server on a loopback port for the wire resolver" },
+  { command: "/usr/sbin/unbound", pkg: "unbound", why: "a DNS server with DNS over TLS and DNS over HTTPS for the wire resolver" },
   { command: "socat", pkg: "socat", why: "Unix-socket interop" },
   { command: "curl", pkg: "curl", why: "HTTP over a Unix socket" },
   { command: "python3", pkg: "python3", why: "TCP peers that reset or never answer" },
