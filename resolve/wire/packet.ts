@@ -56,34 +56,45 @@ export function encodeQuery(id: number, name: string, type: QueryType, edns: boo
   if (!Number.isInteger(id) || id < 0 || id > 0xffff) throw invalid(`query id ${id} is not an integer from 0 to 65535`);
   if (type !== "A" && type !== "AAAA") throw invalid(`query type ${String(type)} is not A or AAAA`);
   if (typeof name !== "string") throw invalid("name is not a string");
-  const bare = name.endsWith(".") ? name.slice(0, -1) : name;
-  if (bare.length === 0) throw invalid("name is empty");
-  if (!/^[\x21-\x7e]*$/.test(bare)) throw invalid("name is not printable ASCII");
-  if (bare.length > MAX_NAME_LENGTH) throw invalid(`name is longer than ${MAX_NAME_LENGTH} octets`);
-  for (const label of bare.split(".")) {
-    if (label.length === 0) throw invalid("name has an empty label");
-    if (label.length > MAX_LABEL_LENGTH) throw invalid(`a label is longer than ${MAX_LABEL_LENGTH} octets`);
+  const length = name.length > 0 && name.charCodeAt(name.length - 1) === 0x2e ? name.length - 1 : name.length;
+  if (length === 0) throw invalid("name is empty");
+  for (let i = 0; i < length; i++) {
+    const code = name.charCodeAt(i);
+    if (code < 0x21 || code > 0x7e) throw invalid("name is not printable ASCII");
   }
-  const packet: dnsPacket.Packet = {
-    type: "query",
-    id,
-    flags: dnsPacket.RECURSION_DESIRED,
-    questions: [{ type, name: bare, class: "IN" }],
-  };
-  if (edns) {
-    packet.additionals = [{
-      type: "OPT",
-      name: ".",
-      udpPayloadSize: EDNS_UDP_PAYLOAD,
-      extendedRcode: 0,
-      ednsVersion: 0,
-      flags: 0,
-      flag_do: false,
-      options: [],
-    }];
+  if (length > MAX_NAME_LENGTH) throw invalid(`name is longer than ${MAX_NAME_LENGTH} octets`);
+  // Written straight into the message (what dns-packet would write, without its allocations):
+  // header, the name's labels, type, class IN, then the OPT record.
+  const questionEnd = HEADER_LENGTH + length + 2 + 4;
+  const bytes = new Uint8Array(questionEnd + (edns ? OPT_RECORD.length : 0));
+  bytes[0] = id >> 8;
+  bytes[1] = id & 0xff;
+  bytes[2] = 0x01; // RD
+  bytes[5] = 1; // QDCOUNT
+  if (edns) bytes[11] = 1; // ARCOUNT
+  let labelAt = HEADER_LENGTH;
+  for (let i = 0; i <= length; i++) {
+    const code = i === length ? 0x2e : name.charCodeAt(i);
+    if (code === 0x2e) {
+      const labelLength = HEADER_LENGTH + i - labelAt;
+      if (labelLength === 0) throw invalid("name has an empty label");
+      if (labelLength > MAX_LABEL_LENGTH) throw invalid(`a label is longer than ${MAX_LABEL_LENGTH} octets`);
+      bytes[labelAt] = labelLength;
+      labelAt = HEADER_LENGTH + i + 1;
+      continue;
+    }
+    bytes[HEADER_LENGTH + i + 1] = code;
   }
-  return new Uint8Array(dnsPacket.encode(packet));
+  // The root label (0) is already there; then QTYPE and QCLASS IN.
+  bytes[questionEnd - 3] = type === "A" ? 1 : 28;
+  bytes[questionEnd - 1] = 1;
+  if (edns) bytes.set(OPT_RECORD, questionEnd);
+  return bytes;
 }
+
+const HEADER_LENGTH = 12;
+/** The EDNS0 OPT record: root name, type 41, class = UDP payload size, TTL 0 (version 0, no DO), no options. */
+const OPT_RECORD = Uint8Array.of(0, 0, 41, EDNS_UDP_PAYLOAD >> 8, EDNS_UDP_PAYLOAD & 0xff, 0, 0, 0, 0, 0, 0);
 
 /**
  * What the wire resolver needs from a response, checked and normalized.
@@ -148,6 +159,142 @@ export function decodeResponse(bytes: Uint8Array, nameForMessages: string): Deco
 
 function decodeChecked(bytes: Uint8Array): DecodedResponse {
   const end = scanMessage(bytes);
+  return decodeCommon(bytes) ?? decodeWithDnsPacket(bytes, end);
+}
+
+/**
+ * Internal, for tests: decodes with `dns-packet` only (after the same pre-pass), never
+ * with the fast path; both must give the same for every message the fast path takes.
+ */
+export function decodeResponseWithDnsPacket(bytes: Uint8Array, nameForMessages: string): DecodedResponse {
+  try {
+    return decodeWithDnsPacket(bytes, scanMessage(bytes));
+  } catch (error) {
+    const detail = error instanceof Error ? error.message : String(error);
+    throw socketError("permanent-resolver-failure", "resolve", String(nameForMessages), `malformed DNS response: ${detail}`, error);
+  }
+}
+
+const TYPE_A = 1;
+const TYPE_CNAME = 5;
+const TYPE_SOA = 6;
+const TYPE_AAAA = 28;
+const TYPE_OPT = 41;
+const RCODE_NAMES = [
+  "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET",
+  "NXRRSET", "NOTAUTH", "NOTZONE", "RCODE_11", "RCODE_12", "RCODE_13", "RCODE_14", "RCODE_15",
+];
+
+/**
+ * The fast path, for a message `scanMessage` has passed: what `dns-packet` would give, read
+ * straight from the bytes, for the common shape of a reply: opcode QUERY, one question of
+ * type A or AAAA and class IN, records of types A, AAAA, CNAME and SOA only, an OPT record
+ * without options in the additional section, and names in ASCII. Undefined for anything
+ * else, which `dns-packet` then decodes. (Within that shape `dns-packet` cannot fail once
+ * the pre-pass has passed, so there is nothing to refuse here.)
+ */
+function decodeCommon(bytes: Uint8Array): DecodedResponse | undefined {
+  if ((bytes[2] & 0x78) !== 0 || bytes[4] !== 0 || bytes[5] !== 1) return undefined;
+  let at = HEADER_LENGTH;
+  const questionName = readName(bytes, at);
+  if (questionName === undefined) return undefined;
+  at = skipName(bytes, at);
+  const questionType = (bytes[at] << 8) | bytes[at + 1];
+  if ((questionType !== TYPE_A && questionType !== TYPE_AAAA) || bytes[at + 2] !== 0 || bytes[at + 3] !== 1) return undefined;
+  at += 4;
+  const records: DecodedResponse["records"] = [];
+  let negativeTtl: number | undefined;
+  const counts = [(bytes[6] << 8) | bytes[7], (bytes[8] << 8) | bytes[9], (bytes[10] << 8) | bytes[11]];
+  for (let section = 0; section < 3; section++) {
+    for (let i = 0; i < counts[section]; i++) {
+      const owner = at;
+      at = skipName(bytes, at);
+      const type = (bytes[at] << 8) | bytes[at + 1];
+      const klass = (bytes[at + 2] << 8) | bytes[at + 3];
+      const ttl = ((bytes[at + 4] << 24) | (bytes[at + 5] << 16) | (bytes[at + 6] << 8) | bytes[at + 7]) >>> 0;
+      const rdlength = (bytes[at + 8] << 8) | bytes[at + 9];
+      const rdata = at + 10;
+      at = rdata + rdlength;
+      if (type === TYPE_OPT) {
+        if (section !== 2 || rdlength !== 0) return undefined;
+        continue;
+      }
+      if (type !== TYPE_A && type !== TYPE_AAAA && type !== TYPE_CNAME && type !== TYPE_SOA) return undefined;
+      // Names are read even where unused: one outside ASCII sends the message to dns-packet.
+      const name = readName(bytes, owner);
+      if (name === undefined) return undefined;
+      const isIn = (klass & 0x7fff) === 1;
+      if (type === TYPE_SOA) {
+        if (readName(bytes, rdata) === undefined || readName(bytes, skipName(bytes, rdata)) === undefined) return undefined;
+        if (section === 1 && isIn && negativeTtl === undefined) {
+          const m = at - 4;
+          const minimum = ((bytes[m] << 24) | (bytes[m + 1] << 16) | (bytes[m + 2] << 8) | bytes[m + 3]) >>> 0;
+          negativeTtl = Math.min(clampTtl(ttl), clampTtl(minimum));
+        }
+        continue;
+      }
+      if (type === TYPE_CNAME) {
+        const target = readName(bytes, rdata);
+        if (target === undefined) return undefined;
+        if (section === 0 && isIn) records.push({ name: lowerName(name), type: "CNAME", ttl: clampTtl(ttl), data: lowerName(target) });
+        continue;
+      }
+      if (section !== 0 || !isIn) continue;
+      if (type === TYPE_A) {
+        const data = `${bytes[rdata]}.${bytes[rdata + 1]}.${bytes[rdata + 2]}.${bytes[rdata + 3]}`;
+        records.push({ name: lowerName(name), type: "A", ttl: clampTtl(ttl), data });
+        continue;
+      }
+      let text = "";
+      for (let k = 0; k < 16; k += 2) text += (k === 0 ? "" : ":") + ((bytes[rdata + k] << 8) | bytes[rdata + k + 1]).toString(16);
+      const ip = parseIp(text);
+      if (ip === undefined || ip.family !== "ipv6") return undefined;
+      records.push({ name: lowerName(name), type: "AAAA", ttl: clampTtl(ttl), data: ip.address });
+    }
+  }
+  return {
+    id: (bytes[0] << 8) | bytes[1],
+    isResponse: (bytes[2] & 0x80) !== 0,
+    opcode: "QUERY",
+    rcode: RCODE_NAMES[bytes[3] & 0x0f],
+    truncated: (bytes[2] & 0x02) !== 0,
+    question: { name: lowerName(questionName), type: questionType === TYPE_A ? "A" : "AAAA", class: "IN" },
+    records,
+    negativeTtl,
+  };
+}
+
+/** The offset past the name at `at` where it sits (the pre-pass checked it). */
+function skipName(bytes: Uint8Array, at: number): number {
+  for (;;) {
+    const length = bytes[at];
+    if (length === 0) return at + 1;
+    if ((length & 0xc0) === 0xc0) return at + 2;
+    at += length + 1;
+  }
+}
+
+/** The name at `at` as dns-packet gives it (labels joined by dots, `.` for the root), or undefined when it is not ASCII. */
+function readName(bytes: Uint8Array, at: number): string | undefined {
+  let text = "";
+  for (;;) {
+    const length = bytes[at];
+    if (length === 0) return text === "" ? "." : text;
+    if ((length & 0xc0) === 0xc0) {
+      at = ((length & 0x3f) << 8) | bytes[at + 1];
+      continue;
+    }
+    if (text !== "") text += ".";
+    for (let i = at + 1; i <= at + length; i++) {
+      const byte = bytes[i];
+      if (byte > 0x7f) return undefined;
+      text += String.fromCharCode(byte);
+    }
+    at += length + 1;
+  }
+}
+
+function decodeWithDnsPacket(bytes: Uint8Array, end: number): DecodedResponse {
   const packet = dnsPacket.decode(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   // dns-packet advances by what it parsed for some types; after the pre-pass it must agree.
   if (dnsPacket.decode.bytes !== end) throw new MalformedMessage(`records end at ${dnsPacket.decode.bytes}, not ${end}`);
@@ -193,7 +340,20 @@ function clampTtl(ttl: number | undefined): number {
 
 /** ASCII-only lower case (DNS compares names case-insensitively in ASCII only), no trailing dot. */
 function lowerName(name: string): string {
-  const lower = name.replace(/[A-Z]+/g, (letters) => letters.toLowerCase());
+  let upper = false;
+  let ascii = true;
+  for (let i = 0; i < name.length; i++) {
+    const code = name.charCodeAt(i);
+    if (code > 0x7f) {
+      ascii = false;
+      break;
+    }
+    if (code >= 0x41 && code <= 0x5a) upper = true;
+  }
+  // On pure ASCII, toLowerCase lowers exactly A-Z; otherwise only A-Z may change.
+  const lower = ascii
+    ? (upper ? name.toLowerCase() : name)
+    : name.replace(/[A-Z]+/g, (letters) => letters.toLowerCase());
   return lower.endsWith(".") ? lower.slice(0, -1) : lower;
 }
 

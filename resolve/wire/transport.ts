@@ -1,12 +1,13 @@
 /**
- * One DNS exchange with one server: over UDP from a fresh socket (so the OS picks a
- * random source port), accepting only a reply from that server with our ID and our
- * question; or over TCP, with the 2-byte length framing.
+ * One DNS exchange with one server: over UDP from a small pool of sockets on random
+ * source ports (`./udp_pool.ts`), accepting only a reply from that server with our ID and
+ * our question (DNS 0x20: in the exact case sent); or over TCP, with the 2-byte length
+ * framing.
  *
  * @module
  */
 import { formatSocketAddress } from "../../core/address.ts";
-import type { DatagramSink, Driver, RawUdpSocket } from "../../core/driver.ts";
+import type { Driver } from "../../core/driver.ts";
 import { SocketError, socketError } from "../../core/errors.ts";
 import type { NameServer } from "./config.ts";
 import { answersQuery, decodeResponse, frameForTcp, TcpFrameReader } from "./packet.ts";
@@ -24,82 +25,13 @@ export interface Exchange {
   signal: AbortSignal | undefined;
   /** Counts a datagram that was dropped: wrong source, ID or question. */
   onDropped(): void;
+  /** UDP: the most queries one pooled socket carries (default 100); a socket past it takes no more. */
+  maxQueriesPerSocket?: number;
 }
 
 const LARGEST_TCP_ANSWER = 65_535 + 2;
 
-const ids = new Uint16Array(256);
-let nextId = ids.length;
-
-/** A random 16-bit query ID from the platform's CSPRNG (drawn 256 at a time: one call costs microseconds). */
-export function randomId(): number {
-  if (nextId === ids.length) {
-    crypto.getRandomValues(ids);
-    nextId = 0;
-  }
-  return ids[nextId++];
-}
-
-/**
- * Asks over UDP. Resolves with the server's reply; rejects with
- * `temporary-resolver-failure` on timeout or a network error, or with
- * `permanent-resolver-failure` when the server's reply to our ID is malformed.
- */
-export async function exchangeUdp(exchange: Exchange): Promise<DecodedResponse> {
-  const { server, id, name, type } = exchange;
-  const where = formatSocketAddress(server);
-  let settle: { resolve(value: DecodedResponse): void; reject(error: unknown): void } | undefined;
-  const settled = new Promise<DecodedResponse>((resolve, reject) => (settle = { resolve, reject }));
-  // A socket error can come while the send is still pending, before anyone awaits this.
-  settled.catch(() => {});
-  const sink: DatagramSink = {
-    message(datagram) {
-      // Once answered, failed or timed out, later datagrams mean nothing: not even a drop.
-      const done = settle;
-      if (done === undefined) return;
-      if (datagram.address !== server.address || datagram.port !== server.port || !sameId(datagram.data, id)) {
-        exchange.onDropped();
-        return;
-      }
-      let response: DecodedResponse;
-      try {
-        response = decodeResponse(datagram.data, name);
-      } catch (error) {
-        settle = undefined;
-        done.reject(error);
-        return;
-      }
-      if (!answersQuery(response, id, name, type)) {
-        exchange.onDropped();
-        return;
-      }
-      settle = undefined;
-      done.resolve(response);
-    },
-    error(error) {
-      const done = settle;
-      settle = undefined;
-      done?.reject(socketError("temporary-resolver-failure", "resolve", name, `${where}: ${error.message}`, error));
-    },
-  };
-  let socket: RawUdpSocket | undefined;
-  try {
-    socket = await exchange.driver.udpBind(
-      { address: server.family === "ipv6" ? "::" : "0.0.0.0", port: 0, family: server.family, reuseAddress: false, ipv6Only: false },
-      sink,
-    );
-    await socket.send(exchange.message, server.address, server.port);
-    return await withTimeout(settled, exchange, where);
-  } catch (error) {
-    throw asResolverError(error, name, where);
-  } finally {
-    // Nothing is read from the socket any more; closing it (a system call) waits until the
-    // caller has its answer. The next macrotask is soon enough for every runtime's leak checks.
-    settle = undefined;
-    const open = socket;
-    if (open !== undefined) setTimeout(() => open.close(), 0);
-  }
-}
+export { exchangeUdp, randomId } from "./udp_pool.ts";
 
 /** Asks over TCP (after a truncated UDP answer). */
 export async function exchangeTcp(exchange: Exchange): Promise<DecodedResponse> {
@@ -156,31 +88,6 @@ export async function exchangeTcp(exchange: Exchange): Promise<DecodedResponse> 
 
 function sameId(bytes: Uint8Array, id: number): boolean {
   return bytes.length >= 2 && ((bytes[0] << 8) | bytes[1]) === id;
-}
-
-function withTimeout(work: Promise<DecodedResponse>, exchange: Exchange, where: string): Promise<DecodedResponse> {
-  return new Promise((resolve, reject) => {
-    const { signal, timeoutMs, name } = exchange;
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      reject(socketError("temporary-resolver-failure", "resolve", name, `${where} did not answer within ${timeoutMs} ms`));
-    }, timeoutMs);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    if (signal?.aborted) onAbort();
-    signal?.addEventListener("abort", onAbort, { once: true });
-    work.then((value) => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
-      resolve(value);
-    }, (error: unknown) => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
-      reject(error);
-    });
-  });
 }
 
 /** Network errors become temporary resolver failures; resolver codes and aborts pass. */

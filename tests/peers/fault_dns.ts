@@ -31,8 +31,8 @@ export type FaultAction =
 
 /** How the server treats queries over each transport. */
 export interface FaultDnsOptions {
-  /** Decides what to do with each decodable UDP query. */
-  udp: (query: dnsPacket.DecodedPacket, raw: Uint8Array) => FaultAction;
+  /** Decides what to do with each decodable UDP query; `remote` is where it came from. */
+  udp: (query: dnsPacket.DecodedPacket, raw: Uint8Array, remote: { address: string; port: number }) => FaultAction;
   /** Decides what to do with each decodable TCP query; without it, the connection is dropped. */
   tcp?: (query: dnsPacket.DecodedPacket, raw: Uint8Array) => FaultAction;
 }
@@ -177,7 +177,7 @@ export async function startFaultDns(options: FaultDnsOptions): Promise<FaultDns>
       if (!closed) udp.send(bytes, remote.port, remote.address);
     };
     const fromOtherPort = (bytes: Uint8Array) => sendFromOtherPort(bytes, remote.port, remote.address);
-    perform(options.udp(query, raw), { reply: send, raw: send, fromOtherPort });
+    perform(options.udp(query, raw, { address: remote.address, port: remote.port }), { reply: send, raw: send, fromOtherPort });
   });
   udp.on("error", () => {});
 
@@ -205,6 +205,18 @@ export async function startFaultDns(options: FaultDnsOptions): Promise<FaultDns>
   });
 
   return server;
+}
+
+/**
+ * A name with the case of every ASCII letter swapped: for a reply whose question is the
+ * query's in the wrong case (what a server that does not echo DNS 0x20 case, or a forger
+ * who guessed the ID but not the case, sends). Use it as `answer`'s `questionName`.
+ *
+ * @param name The query's question name.
+ * @returns The name in the other case.
+ */
+export function swapCase(name: string): string {
+  return name.replace(/[A-Za-z]/g, (letter) => (letter === letter.toLowerCase() ? letter.toUpperCase() : letter.toLowerCase()));
 }
 
 const RCODES: Record<string, number> = {
