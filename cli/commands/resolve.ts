@@ -10,6 +10,7 @@ import type { ParsedArgs } from "../args.ts";
 import { errorLine } from "../command.ts";
 import type { Command, Io } from "../command.ts";
 import { chooseNetwork } from "../network.ts";
+import { readPemFile } from "../tls.ts";
 
 const FAMILIES: readonly LookupFamily[] = ["ipv4", "ipv6", "any"];
 
@@ -24,7 +25,7 @@ const FAMILIES: readonly LookupFamily[] = ["ipv4", "ipv6", "any"];
  */
 export const resolveCommand: Command = {
   name: "resolve",
-  synopsis: "resolve NAME... [--family ipv4|ipv6|any] [--server HOST:PORT] [--json]",
+  synopsis: "resolve NAME... [--family ipv4|ipv6|any] [--server HOST:PORT|tls://...|https://...] [--ca FILE] [--json]",
   summary: "print the IP addresses of names",
   help: `Resolves each NAME to IP addresses: IPv6 and IPv4 interleaved, IPv6 first, without
 duplicates. An IP address is printed back in canonical form; localhost needs no query.
@@ -33,20 +34,37 @@ Prints one address per line; with several names, one "NAME ADDRESS" per line.
   --family F          ipv4, ipv6 or any (the default)
   --server HOST:PORT  ask this DNS server (an IP address, port 53 by default) with
                       unisock's own DNS client instead of the system resolver
+  --server tls://HOST[:PORT][#NAME]
+                      the same over DNS over TLS (port 853 by default); the server's
+                      certificate must name NAME (default HOST)
+  --server https://HOST[:PORT]/PATH[#NAME]
+                      the same over DNS over HTTPS (HTTP/2, port 443 by default)
+  --ca FILE           with a tls:// or https:// server: the only issuers (PEM) trusted
+                      for its certificate (default: the runtime's trust store)
   --json              print {"NAME": ["ADDRESS", ...], ...} on one line
 
 A name that does not resolve is reported on stderr and left out; the exit code is then 1.`,
-  args: { flags: { "--family": "value", "--server": "value", "--json": "switch" }, min: 1, max: Infinity },
+  args: { flags: { "--family": "value", "--server": "value", "--ca": "value", "--json": "switch" }, min: 1, max: Infinity },
   run,
 };
 
 async function run(args: ParsedArgs, io: Io): Promise<number> {
   const family = parseFamily(args.flags.get("--family") ?? "any");
   const server = args.flags.get("--server");
-  const resolver = server === undefined ? undefined : wireResolver(server);
+  const caFile = args.flags.get("--ca");
+  if (caFile !== undefined && (server === undefined || !/^(tls|https):\/\//i.test(server))) {
+    throw new UsageError("--ca is for a --server tls://... or https://...");
+  }
+  const resolver = server === undefined ? undefined : wireResolver(server, caFile === undefined ? undefined : readPemFile("--ca", caFile));
   const network = chooseNetwork(args.network);
   const names = args.positionals;
-  const settled = await Promise.allSettled(names.map((name) => network.resolveAddresses(name, { family, resolver })));
+  let settled: PromiseSettledResult<IpAddress[]>[];
+  try {
+    settled = await Promise.allSettled(names.map((name) => network.resolveAddresses(name, { family, resolver })));
+  } finally {
+    // A tls:// or https:// server's connection would otherwise stay open for its idle second.
+    await resolver?.close();
+  }
   const found: [string, IpAddress[]][] = [];
   let failed = false;
   settled.forEach((result, i) => {
@@ -71,11 +89,11 @@ function parseFamily(text: string): LookupFamily {
   return family;
 }
 
-function wireResolver(server: string): WireResolver {
+function wireResolver(server: string, ca: string | undefined): WireResolver {
   try {
-    return new WireResolver({ nameservers: [server] });
+    return new WireResolver(ca === undefined ? { nameservers: [server] } : { nameservers: [server], ca });
   } catch (error) {
-    if (error instanceof SocketError) throw new UsageError(`--server: ${error.message}`);
+    if (error instanceof SocketError) throw new UsageError(`${/^WireResolver: ca\b/.test(error.message) ? "--ca" : "--server"}: ${error.message}`);
     throw error;
   }
 }

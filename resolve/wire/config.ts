@@ -8,6 +8,7 @@ import { readFile } from "node:fs/promises";
 import { describeValue, parseIp } from "../../core/address.ts";
 import type { IpAddress } from "../../core/address.ts";
 import { socketError } from "../../core/errors.ts";
+import { checkTlsClient } from "../../core/tls.ts";
 import { normalizeName } from "../names.ts";
 
 /**
@@ -39,9 +40,13 @@ export interface NameServer {
  * console.log(conf.ndots, conf.timeoutMs); // 2 5000
  * ```
  */
-export interface ResolvConf {
-  /** At most three servers, in file order; `127.0.0.1:53` when the file names none. */
-  nameservers: NameServer[];
+export interface ResolvConf<Server extends NameServer | EncryptedNameServer = NameServer> {
+  /**
+   * At most three servers, in file order; `127.0.0.1:53` when the file names none. The
+   * file only has plain ones; encrypted ones come from the `nameservers` option
+   * (`ResolvConf<NameServer | EncryptedNameServer>`).
+   */
+  nameservers: Server[];
   /** Search domains: lower-case ASCII, no trailing dot; the last `search` or `domain` line wins. */
   search: string[];
   /** Names with fewer dots than this are tried with the search domains first (0 to 15, default 1). */
@@ -168,6 +173,111 @@ export function parseNameServer(text: string): NameServer {
   const number = /^\d{1,5}$/.test(port) ? Number(port) : NaN;
   if (!(number >= 1 && number <= 65535)) throw invalid(`port must be an integer from 1 to 65535, got "${port}"`);
   return { ...ip, port: number };
+}
+
+/**
+ * A DNS server asked over an encrypted transport: DNS over TLS (RFC 7858) or DNS over
+ * HTTPS (RFC 8484).
+ *
+ * @example Using `EncryptedNameServer`
+ * ```ts
+ * import { parseServer } from "./config.ts";
+ * const server = parseServer("tls://127.0.0.1#dns.test");
+ * if ("transport" in server) console.log(server.transport, server.port, server.identity); // tls 853 dns.test
+ * ```
+ */
+export interface EncryptedNameServer {
+  /** `"tls"`: DNS over TLS; `"https"`: DNS over HTTPS (HTTP/2, POST `application/dns-message`). */
+  transport: "tls" | "https";
+  /** The server: a canonical IP address, or a lower-case host name (resolved by the system resolver). */
+  host: string;
+  /** The TCP port: 853 for `tls://`, 443 for `https://` unless given. */
+  port: number;
+  /** The HTTP path for DNS over HTTPS (`/dns-query` when none is written); `""` for DNS over TLS. */
+  path: string;
+  /** The name (or IP address) the server's certificate must carry: `#NAME`, else `host`. */
+  identity: string;
+  /** The SNI name sent: `identity` when it is a name, undefined for an IP address. */
+  serverName: string | undefined;
+  /** The server as written, for messages. */
+  text: string;
+}
+
+/**
+ * Whether a server is asked over TLS or HTTPS rather than plain UDP and TCP.
+ *
+ * @param server A parsed server.
+ * @returns True for `tls://` and `https://` servers.
+ *
+ * @example Using `isEncrypted`
+ * ```ts
+ * import { isEncrypted, parseServer } from "./config.ts";
+ * console.log(isEncrypted(parseServer("127.0.0.1")), isEncrypted(parseServer("tls://127.0.0.1"))); // false true
+ * ```
+ */
+export function isEncrypted(server: NameServer | EncryptedNameServer): server is EncryptedNameServer {
+  return "transport" in server;
+}
+
+const ENCRYPTED = /^(tls|https):\/\/(\[[^\]]*\]|[^\/:#?\[\]@]+)(?::([^\/#?]*))?(\/[^#?]*)?(\?[^#]*)?(?:#(.*))?$/i;
+
+/**
+ * Parses a name server as a caller writes it: a plain one as {@linkcode parseNameServer}
+ * takes it, or an encrypted one: `tls://HOST[:PORT][#NAME]` (DNS over TLS, port 853 by
+ * default) or `https://HOST[:PORT]/PATH[#NAME]` (DNS over HTTPS, port 443 by default, path
+ * `/dns-query` when none is written). HOST is an IP address (IPv6 in brackets) or a host
+ * name; NAME, the name the certificate must carry, defaults to HOST.
+ *
+ * @param text The server.
+ * @returns The parsed server.
+ * @throws {SocketError} `invalid-argument`, saying what is wrong.
+ *
+ * @example Using `parseServer`
+ * ```ts
+ * import { parseServer } from "./config.ts";
+ * console.log(parseServer("https://[::1]:8443/dns-query#localhost"));
+ * // { transport: "https", host: "::1", port: 8443, path: "/dns-query", identity: "localhost", serverName: "localhost", text: "..." }
+ * ```
+ */
+export function parseServer(text: string): NameServer | EncryptedNameServer {
+  if (typeof text !== "string" || !/^[a-z]+:\/\//i.test(text)) return parseNameServer(text);
+  const invalid = (detail: string) => socketError("invalid-argument", "WireResolver", describeValue(text), detail);
+  const match = ENCRYPTED.exec(text);
+  if (match === null) {
+    throw invalid("an encrypted name server is tls://HOST[:PORT][#NAME] or https://HOST[:PORT]/PATH[#NAME]");
+  }
+  const [, scheme, rawHost, rawPort, rawPath, query, name] = match;
+  const transport = scheme.toLowerCase() as "tls" | "https";
+  if (transport === "tls" && (rawPath !== undefined || query !== undefined)) throw invalid("a tls:// name server has no path");
+  if (query !== undefined) throw invalid("a DNS over HTTPS path takes no query string");
+  let host: string;
+  if (rawHost.startsWith("[")) {
+    const ip = parseIp(rawHost.slice(1, -1));
+    if (ip === undefined || ip.family !== "ipv6") throw invalid("brackets are only for IPv6 addresses");
+    host = ip.address;
+  } else {
+    const ip = parseIp(rawHost);
+    if (ip?.family === "ipv6") throw invalid("an IPv6 address needs brackets, as in tls://[::1]:853");
+    host = ip?.address ?? normalizeName(rawHost, "WireResolver");
+  }
+  let port = transport === "tls" ? 853 : 443;
+  if (rawPort !== undefined) {
+    const number = /^\d{1,5}$/.test(rawPort) ? Number(rawPort) : NaN;
+    if (!(number >= 1 && number <= 65535)) throw invalid(`port must be an integer from 1 to 65535, got "${rawPort}"`);
+    port = number;
+  }
+  if (name !== undefined && name === "") throw invalid("the name after # is empty");
+  // The certificate checks of tcp.connect: NAME must be a host name or an IP address.
+  const tls = checkTlsClient(name === undefined ? {} : { serverName: name }, host, "WireResolver");
+  return {
+    transport,
+    host,
+    port,
+    path: transport === "https" ? (rawPath ?? "/dns-query") : "",
+    identity: tls.identity,
+    serverName: tls.serverName,
+    text,
+  };
 }
 
 /**

@@ -10,8 +10,11 @@ import { SocketError, socketError } from "../../core/errors.ts";
 import type { Resolver } from "../resolve.ts";
 import { AnswerCache } from "./cache.ts";
 import type { Outcome } from "./cache.ts";
-import { parseNameServer, parseResolvConf, readTextFile } from "./config.ts";
-import type { NameServer, ResolvConf } from "./config.ts";
+import { isEncrypted, parseResolvConf, parseServer, readTextFile } from "./config.ts";
+import type { EncryptedNameServer, NameServer, ResolvConf } from "./config.ts";
+import { dohChannel } from "./doh.ts";
+import { dotChannel } from "./dot.ts";
+import { EncryptedTransports } from "./encrypted.ts";
 import { hostsFromObject, lookupHosts, parseHostsFile } from "./hosts.ts";
 import type { HostsTable } from "./hosts.ts";
 import { encodeQuery } from "./packet.ts";
@@ -42,8 +45,11 @@ export function setDefaultWireDriver(driver: Driver): void {
   defaultDriver = driver;
 }
 
+/** The configuration in use: resolv.conf's, with encrypted servers possible from the options. */
+type Conf = ResolvConf<NameServer | EncryptedNameServer>;
+
 interface Settings {
-  conf: ResolvConf;
+  conf: Conf;
   hosts: HostsTable;
 }
 
@@ -64,11 +70,26 @@ export interface WireResolverStats {
  * retries, TCP when truncated, CNAME chains within the answer, a TTL cache, and
  * replies accepted only from the server asked with the query's random ID and question.
  *
+ * Servers written `tls://HOST[:PORT][#NAME]` are asked over DNS over TLS (RFC 7858) and
+ * `https://HOST[:PORT]/PATH[#NAME]` over DNS over HTTPS (RFC 8484, HTTP/2): one connection
+ * per server, reused by every query and closed after 1 s with nothing in flight (or by
+ * {@linkcode WireResolver.close}), queries padded to 128 octets, never in plaintext.
+ *
  * @example Ask a local DNS server
  * ```ts ignore
  * import { resolveAddresses, WireResolver } from "../mod.ts";
  * const resolver = new WireResolver({ nameservers: ["127.0.0.1:5353"], hosts: {} });
  * console.log(await resolveAddresses("db.test", { resolver }));
+ * ```
+ *
+ * @example DNS over TLS, then DNS over HTTPS, trusting a private CA
+ * ```ts ignore
+ * import { resolveAddresses, WireResolver } from "../mod.ts";
+ * await using resolver = new WireResolver({
+ *   nameservers: ["tls://192.0.2.53#dns.example", "https://192.0.2.53/dns-query#dns.example"],
+ *   ca: await Deno.readTextFile("ca.pem"),
+ * });
+ * console.log(await resolveAddresses("db.example", { resolver }));
  * ```
  */
 export class WireResolver implements Resolver {
@@ -79,6 +100,7 @@ export class WireResolver implements Resolver {
   readonly #cache: AnswerCache;
   #settings: Promise<Settings> | undefined;
   #nextServer = 0;
+  #encrypted: EncryptedTransports | undefined;
   /** Final answers in connection order, by family and name, until their first record expires. */
   readonly #answers = new Map<string, { addresses: IpAddress[]; expires: number }>();
 
@@ -86,13 +108,28 @@ export class WireResolver implements Resolver {
    * Makes a resolver. Options not given come from `/etc/resolv.conf` and `/etc/hosts`,
    * read on first use.
    *
-   * @param options `nameservers`, `hosts`, `search`, `ndots`, `timeout`, `attempts`, `rotate`, `cacheSize`.
+   * @param options `nameservers`, `hosts`, `search`, `ndots`, `timeout`, `attempts`, `rotate`, `cacheSize`, `ca`.
    * @param driver Internal: the sockets to use (the runtime's by default).
    */
   constructor(options: WireResolverOptions = {}, driver?: Driver) {
     this.#options = checkWireOptions(options);
     this.#driver = driver;
     this.#cache = new AnswerCache(this.#options.cacheSize ?? DEFAULT_CACHE_SIZE);
+  }
+
+  /**
+   * Closes the connections to `tls://` and `https://` servers now, instead of after their
+   * idle second. The resolver stays usable: a later query opens a new connection.
+   *
+   * @returns Resolves once the connections are released.
+   */
+  close(): Promise<void> {
+    return this.#encrypted?.close() ?? Promise.resolve();
+  }
+
+  /** {@linkcode WireResolver.close}, for `await using resolver = new WireResolver(...)`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   /** Forgets every cached answer. */
@@ -183,7 +220,7 @@ export class WireResolver implements Resolver {
   async #lookup(
     name: string,
     type: QueryType,
-    conf: ResolvConf,
+    conf: Conf,
     signal: AbortSignal | undefined,
     used: string[],
   ): Promise<Outcome> {
@@ -197,7 +234,7 @@ export class WireResolver implements Resolver {
     throw socketError("permanent-resolver-failure", "resolve", name, `CNAME chain longer than ${MAX_CNAME_HOPS}`);
   }
 
-  #lookupOne(name: string, type: QueryType, conf: ResolvConf, signal: AbortSignal | undefined): Promise<Outcome> {
+  #lookupOne(name: string, type: QueryType, conf: Conf, signal: AbortSignal | undefined): Promise<Outcome> {
     const key = `${type} ${name}`;
     const cached = this.#cache.get(key);
     if (cached !== undefined) {
@@ -208,7 +245,7 @@ export class WireResolver implements Resolver {
     return signal === undefined ? shared : raceAbort(shared, signal);
   }
 
-  async #query(name: string, type: QueryType, conf: ResolvConf): Promise<Outcome> {
+  async #query(name: string, type: QueryType, conf: Conf): Promise<Outcome> {
     let failure: SocketError | undefined;
     const servers = this.#serverOrder(conf);
     for (let attempt = 0; attempt < conf.attempts; attempt++) {
@@ -233,7 +270,18 @@ export class WireResolver implements Resolver {
     throw failure ?? socketError("temporary-resolver-failure", "resolve", name, "no name server to ask");
   }
 
-  async #ask(server: NameServer, name: string, type: QueryType, conf: ResolvConf, timeoutMs: number): Promise<DecodedResponse> {
+  async #ask(
+    server: NameServer | EncryptedNameServer,
+    name: string,
+    type: QueryType,
+    conf: Conf,
+    timeoutMs: number,
+  ): Promise<DecodedResponse> {
+    if (isEncrypted(server)) {
+      // Never in plaintext: a failure here moves on to the next server, as for UDP.
+      this.#encrypted ??= new EncryptedTransports(() => this.#sockets(), caList(this.#options.ca), { tls: dotChannel, https: dohChannel });
+      return this.#encrypted.exchange(server, { name, type, timeoutMs, onDropped: () => void this.stats.dropped++ });
+    }
     const id = randomId();
     const exchange = {
       driver: this.#sockets(),
@@ -245,6 +293,7 @@ export class WireResolver implements Resolver {
       timeoutMs,
       signal: undefined,
       onDropped: () => void this.stats.dropped++,
+      maxQueriesPerSocket: this.#options.maxQueriesPerSocket,
     };
     this.stats.udpQueries++;
     const response = await exchangeUdp(exchange);
@@ -262,7 +311,7 @@ export class WireResolver implements Resolver {
     return driver;
   }
 
-  #serverOrder(conf: ResolvConf): NameServer[] {
+  #serverOrder(conf: Conf): (NameServer | EncryptedNameServer)[] {
     const servers = conf.nameservers;
     if (!conf.rotate || servers.length < 2) return servers;
     const start = this.#nextServer++ % servers.length;
@@ -271,7 +320,7 @@ export class WireResolver implements Resolver {
 }
 
 /** Names to try, in order, per the search list and `ndots` (resolv.conf(5)). */
-function candidates(name: string, conf: ResolvConf): string[] {
+function candidates(name: string, conf: Conf): string[] {
   const searched = conf.search.map((domain) => `${name}.${domain}`).filter((n) => n.length <= 253);
   const dots = name.split(".").length - 1;
   return dots >= conf.ndots ? [name, ...searched] : [...searched, name];
@@ -320,8 +369,8 @@ async function loadSettings(options: WireResolverOptions): Promise<Settings> {
   const needsConf = options.nameservers === undefined || options.search === undefined || options.ndots === undefined ||
     options.timeout === undefined || options.attempts === undefined || options.rotate === undefined;
   const base = parseResolvConf(needsConf ? (await readTextFile("/etc/resolv.conf")) ?? "" : "");
-  const conf: ResolvConf = {
-    nameservers: options.nameservers?.map(parseNameServer) ?? base.nameservers,
+  const conf: Conf = {
+    nameservers: options.nameservers?.map(parseServer) ?? base.nameservers,
     search: options.search ?? base.search,
     ndots: options.ndots ?? base.ndots,
     timeoutMs: options.timeout ?? base.timeoutMs,
@@ -339,6 +388,10 @@ async function loadSettings(options: WireResolverOptions): Promise<Settings> {
     return { conf, hosts: parseHostsFile(text ?? "") };
   }
   return { conf, hosts: hostsFromObject(hosts) };
+}
+
+function caList(ca: string | string[] | undefined): string[] | undefined {
+  return ca === undefined ? undefined : Array.isArray(ca) ? [...ca] : [ca];
 }
 
 function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {

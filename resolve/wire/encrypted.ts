@@ -1,0 +1,248 @@
+/**
+ * What DNS over TLS (`./dot.ts`) and DNS over HTTPS (`./doh.ts`) share: queries padded to
+ * a multiple of 128 octets (RFC 8467), one open connection per server reused by every
+ * query (a query in flight on a connection that closes is asked once more on a new
+ * one), connections closed after a short idle time, and failures reported as
+ * `temporary-resolver-failure` with the transport's own code in the message.
+ *
+ * @module
+ */
+import type { Driver } from "../../core/driver.ts";
+import { SocketError, socketError } from "../../core/errors.ts";
+import type { EncryptedNameServer } from "./config.ts";
+import { encodeQuery } from "./packet.ts";
+import type { DecodedResponse, QueryType } from "./packet.ts";
+
+/** The block size queries are padded to (RFC 8467 §4.1, the recommended Block-Length Padding). */
+export const PADDING_BLOCK = 128;
+
+/**
+ * How long an encrypted connection stays open with no query in flight. Short, so that a
+ * program (or a test) that is done with its resolver ends without a `close()`: RFC 7858
+ * §3.4 leaves the idle time to the client.
+ */
+export const IDLE_CLOSE_MS = 1000;
+
+const EDNS_OPTION_PADDING = 12;
+const OPT = 41;
+
+/**
+ * Pads a query that ends with its EDNS(0) OPT record (as `encodeQuery` with `edns` makes
+ * it) with the Padding option (code 12, RFC 7830) so that its length is a multiple of
+ * `block` octets.
+ *
+ * @param message The query: header, one question, and the OPT record as the only and last record.
+ * @param block The block size (default 128).
+ * @returns A new, padded message.
+ * @throws {SocketError} `invalid-argument` when the message is not such a query.
+ *
+ * @example Using `padQuery`
+ * ```ts
+ * import { encodeQuery } from "./packet.ts";
+ * import { padQuery } from "./encrypted.ts";
+ * console.log(padQuery(encodeQuery(1, "example.com", "A", true)).length); // 128
+ * ```
+ */
+export function padQuery(message: Uint8Array, block: number = PADDING_BLOCK): Uint8Array {
+  const invalid = (detail: string) => socketError("invalid-argument", "resolve", "", `cannot pad the query: ${detail}`);
+  const view = new DataView(message.buffer, message.byteOffset, message.byteLength);
+  if (message.length < 12 || view.getUint16(4) !== 1 || view.getUint16(6) !== 0 || view.getUint16(8) !== 0 || view.getUint16(10) !== 1) {
+    throw invalid("not one question and one additional record");
+  }
+  let offset = 12;
+  while (offset < message.length && message[offset] !== 0) {
+    if (message[offset] > 63) throw invalid("a compressed or malformed question name");
+    offset += message[offset] + 1;
+  }
+  offset += 1 + 4; // the root label, QTYPE, QCLASS
+  const opt = offset;
+  if (opt + 11 > message.length || message[opt] !== 0 || view.getUint16(opt + 1) !== OPT) throw invalid("no OPT record");
+  const rdLength = view.getUint16(opt + 9);
+  if (opt + 11 + rdLength !== message.length) throw invalid("the OPT record is not last");
+  const unpadded = message.length + 4;
+  const fill = (block - (unpadded % block)) % block;
+  const padded = new Uint8Array(unpadded + fill);
+  padded.set(message);
+  const out = new DataView(padded.buffer);
+  out.setUint16(opt + 9, rdLength + 4 + fill);
+  out.setUint16(message.length, EDNS_OPTION_PADDING);
+  out.setUint16(message.length + 2, fill);
+  return padded;
+}
+
+/**
+ * Encodes a recursive query for an encrypted transport: `encodeQuery` with EDNS(0), padded
+ * to a multiple of 128 octets.
+ *
+ * @param id The query id.
+ * @param name The name (lower-case ASCII).
+ * @param type `"A"` or `"AAAA"`.
+ * @returns The padded message.
+ *
+ * @example Using `encodePaddedQuery`
+ * ```ts
+ * import { encodePaddedQuery } from "./encrypted.ts";
+ * console.log(encodePaddedQuery(7, "a.example", "AAAA").length % 128); // 0
+ * ```
+ */
+export function encodePaddedQuery(id: number, name: string, type: QueryType): Uint8Array {
+  return padQuery(encodeQuery(id, name, type, true));
+}
+
+/** One question for an encrypted channel. */
+export interface EncryptedQuery {
+  name: string;
+  type: QueryType;
+  timeoutMs: number;
+  /** Counts a message that answers nothing asked (unknown ID, wrong question). */
+  onDropped(): void;
+}
+
+/** A query in flight on a connection that closed: it may be asked once more on a new one. */
+export class ConnectionLost extends Error {
+  /** @param detail Why the connection ended. */
+  constructor(detail: string) {
+    super(detail);
+    this.name = "ConnectionLost";
+  }
+}
+
+/** One connection (or one being opened) to one encrypted server. */
+export interface EncryptedChannel {
+  /** Set once the connection failed, closed or was closed: a new query needs a new channel. */
+  readonly done: boolean;
+  /**
+   * Asks one question: resolves with the checked answer; rejects with a resolver
+   * `SocketError`, or with {@linkcode ConnectionLost} when the connection ended with the
+   * query in flight.
+   */
+  ask(query: EncryptedQuery): Promise<DecodedResponse>;
+  /** Closes the connection; queries in flight reject with `ConnectionLost`. */
+  close(): void;
+  /** Resolves once the connection is released. */
+  readonly closed: Promise<void>;
+}
+
+/** What a channel needs to open its connection. */
+export interface ChannelContext {
+  driver: Driver;
+  server: EncryptedNameServer;
+  /** PEM issuers to trust instead of the runtime's store. */
+  ca: string[] | undefined;
+  /** Called once per connection opened (TCP and TLS done), for counting. */
+  onConnected(): void;
+}
+
+/** Makes a channel for a server. */
+export type ChannelFactory = (context: ChannelContext) => EncryptedChannel;
+
+/**
+ * Counters of the encrypted transports in this process, for tests: connections opened
+ * (handshake done) and queries sent.
+ */
+export const encryptedCounters: { connections: number; queries: number } = { connections: 0, queries: 0 };
+
+/**
+ * The open channels of one resolver, by server, and the retry of a query whose
+ * connection closed under it.
+ */
+export class EncryptedTransports {
+  readonly #driver: () => Driver;
+  readonly #ca: string[] | undefined;
+  readonly #factories: Record<EncryptedNameServer["transport"], ChannelFactory>;
+  readonly #channels = new Map<string, EncryptedChannel>();
+
+  /**
+   * @param driver The sockets to use, looked up when a connection is opened.
+   * @param ca PEM issuers to trust instead of the runtime's store.
+   * @param factories How to open a channel, per transport.
+   */
+  constructor(driver: () => Driver, ca: string[] | undefined, factories: Record<EncryptedNameServer["transport"], ChannelFactory>) {
+    this.#driver = driver;
+    this.#ca = ca;
+    this.#factories = factories;
+  }
+
+  /**
+   * Asks `server` one question over its open connection (opened when there is none).
+   *
+   * @returns The answer.
+   * @throws {SocketError} `temporary-resolver-failure` (cannot connect, certificate check
+   *   failed, no answer in time, the connection closed twice) or `permanent-resolver-failure`.
+   */
+  async exchange(server: EncryptedNameServer, query: EncryptedQuery): Promise<DecodedResponse> {
+    for (let round = 0; ; round++) {
+      const channel = this.#channel(server);
+      try {
+        encryptedCounters.queries++;
+        return await channel.ask(query);
+      } catch (error) {
+        if (!(error instanceof ConnectionLost)) throw error;
+        if (this.#channels.get(server.text) === channel) this.#channels.delete(server.text);
+        if (round >= 1) {
+          throw socketError("temporary-resolver-failure", "resolve", query.name, `${server.text}: ${error.message}`, error);
+        }
+      }
+    }
+  }
+
+  /** Closes every connection; resolves once they are released. */
+  async close(): Promise<void> {
+    const channels = [...this.#channels.values()];
+    this.#channels.clear();
+    for (const channel of channels) channel.close();
+    await Promise.all(channels.map((channel) => channel.closed));
+  }
+
+  #channel(server: EncryptedNameServer): EncryptedChannel {
+    const open = this.#channels.get(server.text);
+    if (open !== undefined && !open.done) return open;
+    const channel = this.#factories[server.transport]({
+      driver: this.#driver(),
+      server,
+      ca: this.#ca,
+      onConnected: () => void encryptedCounters.connections++,
+    });
+    this.#channels.set(server.text, channel);
+    return channel;
+  }
+}
+
+/**
+ * A failure to reach or verify an encrypted server, as the resolver reports it:
+ * `temporary-resolver-failure` whose message names the server and the transport's code
+ * (such as `tls-certificate-untrusted` or `connection-refused`).
+ *
+ * @param error What connecting failed with.
+ * @param server The server.
+ * @param name The name being looked up.
+ * @returns The error to reject the query with.
+ */
+export function unreachable(error: unknown, server: EncryptedNameServer, name: string): SocketError {
+  if (error instanceof SocketError && (error.code.endsWith("resolver-failure") || error.code === "name-unresolvable")) {
+    return socketError("temporary-resolver-failure", "resolve", name, `${server.text}: ${error.message}`, error);
+  }
+  const code = error instanceof SocketError ? error.code : "unknown";
+  const text = error instanceof Error ? error.message : String(error);
+  return socketError("temporary-resolver-failure", "resolve", name, `${server.text}: ${code}: ${text}`, error);
+}
+
+/**
+ * A random 16-bit ID not in `used`.
+ *
+ * @param used The IDs in flight.
+ * @param random The source of random IDs.
+ * @returns A free ID.
+ */
+export function freeId(used: ReadonlyMap<number, unknown>, random: () => number): number {
+  if (used.size >= 0x10000) throw socketError("temporary-resolver-failure", "resolve", "", "65536 queries in flight on one connection");
+  for (;;) {
+    const id = random();
+    if (!used.has(id)) return id;
+  }
+}
+
+/** Builds the timeout error of one query. */
+export function noAnswer(server: EncryptedNameServer, name: string, timeoutMs: number): SocketError {
+  return socketError("temporary-resolver-failure", "resolve", name, `${server.text} did not answer within ${timeoutMs} ms`);
+}
