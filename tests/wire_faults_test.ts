@@ -58,7 +58,7 @@ describe("WireResolver against a misbehaving server (every loadable driver)", ()
     });
   });
 
-  it("datagrams after the answer are neither used nor counted as dropped, and the query's socket is closed", async () => {
+  it("datagrams after the answer are neither used nor counted as dropped, and no socket is left beyond the pool's", async () => {
     const sockets = (): number => readdirSync("/proc/self/fd").filter((fd) => {
       try {
         return readlinkSync(`/proc/self/fd/${fd}`).startsWith("socket:");
@@ -78,7 +78,9 @@ describe("WireResolver against a misbehaving server (every loadable driver)", ()
       await new Promise((resolve) => setTimeout(resolve, 50));
       assert.equal(resolver.stats.dropped, 0);
       assert.equal(resolver.stats.udpQueries, 1);
-      assert.equal(sockets(), before);
+      // The query went out on the pool's socket (open before, or opened for it and kept
+      // for the next queries): at most one more socket, none per datagram.
+      assert.ok(sockets() <= before + 1, `${sockets()} sockets, ${before} before`);
     });
   });
 
