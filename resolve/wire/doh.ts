@@ -46,6 +46,8 @@ class DohChannel implements EncryptedChannel {
   #idle: ReturnType<typeof setTimeout> | undefined;
   #released!: () => void;
   #closedOnce = false;
+  /** The request headers, by content-length (padded queries have few lengths): built once. */
+  readonly #headers = new Map<number, http2.OutgoingHttpHeaders>();
   readonly closed: Promise<void> = new Promise((resolve) => (this.#released = resolve));
 
   constructor(context: ChannelContext) {
@@ -78,7 +80,7 @@ class DohChannel implements EncryptedChannel {
         throw new ConnectionLost(this.#why);
       }
     } else this.#active++;
-    return this.#request(session, query).finally(() => this.#release());
+    return this.#request(session, query);
   }
 
   /** A stream is done: the next waiting query takes its place. */
@@ -151,13 +153,24 @@ class DohChannel implements EncryptedChannel {
     });
   }
 
+  #headersFor(length: number): http2.OutgoingHttpHeaders {
+    let headers = this.#headers.get(length);
+    if (headers === undefined) {
+      headers = { ":method": "POST", ":path": this.#context.server.path, "content-type": MEDIA_TYPE, accept: MEDIA_TYPE, "content-length": String(length) };
+      this.#headers.set(length, headers);
+    }
+    return headers;
+  }
+
+  /** Asks on a stream of its own; releases the stream's place (`#release`) once settled. */
   #request(session: http2.ClientHttp2Session, query: EncryptedQuery): Promise<DecodedResponse> {
     const { server } = this.#context;
     // RFC 8484 §4.1: ID 0, so that equal questions give equal requests.
     const message = encodePaddedQuery(0, query.name, query.type);
     return new Promise<DecodedResponse>((resolve, reject) => {
       let settled = false;
-      const chunks: Uint8Array[] = [];
+      let body: Uint8Array | undefined;
+      let chunks: Uint8Array[] | undefined;
       let length = 0;
       let status = 0;
       let contentType = "";
@@ -167,6 +180,7 @@ class DohChannel implements EncryptedChannel {
         settled = true;
         clearTimeout(timer);
         this.#inFlight.delete(lost);
+        this.#release();
         this.#maybeIdle();
         if (error === undefined) resolve(response as DecodedResponse);
         else reject(error);
@@ -180,16 +194,11 @@ class DohChannel implements EncryptedChannel {
         if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
       }, query.timeoutMs);
       try {
-        stream = session.request({
-          ":method": "POST",
-          ":path": server.path,
-          "content-type": MEDIA_TYPE,
-          accept: MEDIA_TYPE,
-          "content-length": String(message.length),
-        });
+        stream = session.request(this.#headersFor(message.length));
       } catch (error) {
         clearTimeout(timer);
         settled = true;
+        this.#release();
         reject(new ConnectionLost(`no new stream: ${error instanceof Error ? error.message : error}`));
         return;
       }
@@ -205,7 +214,8 @@ class DohChannel implements EncryptedChannel {
           stream.close(http2.constants.NGHTTP2_CANCEL);
           return;
         }
-        chunks.push(chunk);
+        if (body === undefined) body = chunk;
+        else (chunks ??= [body]).push(chunk);
       });
       stream.on("end", () => {
         if (status !== 200) {
@@ -216,10 +226,10 @@ class DohChannel implements EncryptedChannel {
           finish(socketError("permanent-resolver-failure", "resolve", query.name, `${server.text} answered with content-type ${JSON.stringify(contentType)}`));
           return;
         }
-        const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+        const whole = chunks !== undefined ? Buffer.concat(chunks) : body ?? new Uint8Array(0);
         let response: DecodedResponse;
         try {
-          response = decodeResponse(new Uint8Array(body.buffer, body.byteOffset, body.byteLength), query.name);
+          response = decodeResponse(new Uint8Array(whole.buffer, whole.byteOffset, whole.byteLength), query.name);
         } catch (error) {
           finish(error);
           return;

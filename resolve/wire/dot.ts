@@ -1,7 +1,8 @@
 /**
  * DNS over TLS (RFC 7858) on unisock's own TCP and TLS: one connection per server, many
  * queries in flight on it at once (RFC 7766 §6.2.1.1 pipelining, answers in any order,
- * matched by ID), 2-byte length framing, queries written together when asked together.
+ * matched by ID), 2-byte length framing, each query a write of its own, at most `WINDOW`
+ * (16) written and unanswered at once (more wait for answers; see `WINDOW`).
  *
  * @module
  */
@@ -22,7 +23,21 @@ interface Pending {
   resolve(response: DecodedResponse): void;
   reject(error: unknown): void;
   timer: ReturnType<typeof setTimeout>;
+  /** The framed query while it waits for a place in the window; undefined once written. */
+  unsent: Uint8Array | undefined;
 }
+
+/**
+ * Queries written and not yet answered, at most, on one connection; more wait, in order,
+ * and each answer read lets the next one be written. A server that leaves Nagle's
+ * algorithm on (unbound 1.17 on its DNS-over-TLS port) holds every answer after the first
+ * unacknowledged one until the client acknowledges, and a client with nothing to send
+ * acknowledges late (its delayed ACK, up to 40 ms on Linux). With queries waiting, the
+ * write that follows each answer carries that acknowledgement at once: measured with 64
+ * queries at a time against unbound 1.17, about twice (Node) to four times (Bun) the
+ * lookups/s of writing every query at once. Below the window nothing changes.
+ */
+const WINDOW = 16;
 
 /**
  * Opens a DNS-over-TLS channel to `context.server`; it connects on its first query.
@@ -37,6 +52,9 @@ export function dotChannel(context: ChannelContext): EncryptedChannel {
 class DotChannel implements EncryptedChannel {
   readonly #context: ChannelContext;
   readonly #pending = new Map<number, Pending>();
+  /** IDs of queries waiting for a place in the window, oldest first. */
+  #queue: number[] = [];
+  #written = 0;
   #connecting: Promise<Connection> | undefined;
   #connection: Connection | undefined;
   #done = false;
@@ -73,18 +91,35 @@ class DotChannel implements EncryptedChannel {
     const message = encodePaddedQuery(id, query.name, query.type);
     const answer = new Promise<DecodedResponse>((resolve, reject) => {
       const timer = setTimeout(() => {
+        const pending = this.#pending.get(id);
         this.#pending.delete(id);
+        if (pending !== undefined && pending.unsent === undefined) this.#written--;
         reject(noAnswer(this.#context.server, query.name, query.timeoutMs));
+        this.#flush();
         this.#maybeIdle();
       }, query.timeoutMs);
-      this.#pending.set(id, { query, resolve, reject, timer });
+      this.#pending.set(id, { query, resolve, reject, timer, unsent: frameForTcp(message) });
     });
-    this.#send(connection, message);
+    this.#queue.push(id);
+    this.#flush();
     return answer;
   }
 
   close(): void {
     this.#end("the connection was closed");
+  }
+
+  /** Writes waiting queries while the window has room. */
+  #flush(): void {
+    const connection = this.#connection;
+    if (connection === undefined || this.#done) return;
+    while (this.#written < WINDOW && this.#queue.length > 0) {
+      const pending = this.#pending.get(this.#queue.shift()!);
+      if (pending?.unsent === undefined) continue; // timed out meanwhile
+      this.#send(connection, pending.unsent);
+      pending.unsent = undefined;
+      this.#written++;
+    }
   }
 
   /**
@@ -93,7 +128,7 @@ class DotChannel implements EncryptedChannel {
    * milliseconds late. The Connection keeps the writes in order.
    */
   #send(connection: Connection, message: Uint8Array): void {
-    connection.write(frameForTcp(message)).catch((error: unknown) =>
+    connection.write(message).catch((error: unknown) =>
       this.#end(`writing failed: ${error instanceof Error ? error.message : error}`)
     );
   }
@@ -195,6 +230,8 @@ class DotChannel implements EncryptedChannel {
   #settle(id: number, pending: Pending): void {
     clearTimeout(pending.timer);
     this.#pending.delete(id);
+    if (pending.unsent === undefined) this.#written--;
+    this.#flush();
     this.#maybeIdle();
   }
 
@@ -225,6 +262,8 @@ class DotChannel implements EncryptedChannel {
       pending.reject(lost);
     }
     this.#pending.clear();
+    this.#queue = [];
+    this.#written = 0;
     this.#connectAbort?.abort(lost);
     const connection = this.#connection;
     if (connection === undefined) {
