@@ -10,7 +10,8 @@
 //                    Deno.listenDatagram is the native side) only runs udp.ts.
 //   --only BENCH     run only this bench (repeatable): tcp_throughput, uds_vs_tcp,
 //                    tcp_readable, uds_readable (those two with --reader readable), echo_rtt,
-//                    udp, resolve, policy, proxy, proxy_tls, tls, sockets, soak (also as bench/NAME.ts)
+//                    udp, resolve, resolve_encrypted, policy, proxy, proxy_tls, tls, sockets, soak
+//                    (also as bench/NAME.ts)
 //   --quick          small sizes (see QUICK below): a whole pass takes a couple of minutes
 //                    instead of about a quarter of an hour; for a smoke run, not for the README
 //   --markdown       print the table as a Markdown table (for the README)
@@ -70,6 +71,8 @@ const BENCHES = [
   { name: "echo_rtt", full: ["--rounds", "7"], quick: ["--count", "5000", "--rounds", "3"] },
   { name: "udp", runtimes: ["node", "deno", "deno-unstable-net", "bun"], quick: ["--count", "50000", "--rounds", "3"] },
   { name: "resolve", quick: ["--time", "500", "--cached-time", "300"] },
+  // The wire resolver over UDP, DNS over TLS and DNS over HTTPS to one local unbound (tests/peers/unbound.ts).
+  { name: "resolve_encrypted", quick: ["--time", "500"] },
   { name: "policy", quick: ["--time", "300"] },
   { name: "proxy", quick: ["--mib", "256", "--rounds", "3"] },
   // `unisock proxy tls://... unix:...` against stunnel4 (a node:tls client in the bench, its own certificate from openssl).
@@ -119,6 +122,9 @@ const ROWS = [
   { bench: "udp", label: "UDP sendMany/send loop (unisock)", value: (j) => j.sendManyOverLoop, format: ratio },
   { bench: "udp", label: "UDP sendMany unisock/native sendMany", value: (j) => j.sendManyOverNative, format: ratio },
   { bench: "resolve", label: "resolver uncached wire/native", value: (j) => j.ratio, format: ratio, goal: atLeast(1) },
+  { bench: "resolve", label: "resolver uncached wire/native, 32 at a time", value: (j) => j.concurrent?.ratio, format: ratio, goal: atLeast(1) },
+  { bench: "resolve_encrypted", label: "resolver DoT/UDP, 32 at a time", value: (j) => j.dotOverUdp, format: ratio, goal: atLeast(0.5, (j) => j.goal) },
+  { bench: "resolve_encrypted", label: "resolver DoH/UDP, 32 at a time", value: (j) => j.dohOverUdp, format: ratio, goal: atLeast(0.5, (j) => j.goal) },
   {
     bench: "resolve",
     label: "resolver cached ops/s",

@@ -19,6 +19,16 @@
  * 127.0.0.1. One lookup = a.test, A and AAAA asked in parallel (two DNS queries), one at
  * a time; ops/s = 1000 / mean latency in ms.
  *
+ * 32 at a time: a second dnsmasq (`startDnsmasq({ wildcard: "w.test" })`, not
+ * authoritative, TTL 0) answers every name under w.test. Each sample starts 32 lookups
+ * at once, of names never asked before (`w<N>.w.test` for wire, `n<N>.w.test` for
+ * native, N counting up: the same length), so no cache can help either side, and awaits
+ * them all; lookups/s = 32 × 1000 / mean sample time in ms. Both sides ask that one
+ * server: wire with a `WireResolver` with `cacheSize: 0` as above; native with one
+ * resolver for the whole task (Node: one `dns.promises.Resolver`; Bun: one too, since
+ * no name repeats, its cache cannot answer; Deno: `Deno.resolveDns`). After that dnsmasq
+ * is stopped, the native side is asked the last name once more (it must not answer).
+ *
  * - wire, uncached: `resolveAddresses("a.test", { resolver, family: "any" })` with a
  *   `WireResolver({ nameservers: [dnsmasq], hosts: {}, search: [], cacheSize: 0 })`: the
  *   cache is off, so every lookup sends both queries (checked with `resolver.stats`).
@@ -65,6 +75,11 @@ const QUERY_TIMEOUT_MS = 1000;
 const QUERY_TRIES = 2;
 const PROBE_TIMEOUT_MS = 1000;
 const CACHED_GOAL = 2_000_000;
+/** Lookups started together in the concurrent task. */
+const CONCURRENCY = 32;
+const WILDCARD = "w.test";
+const WILDCARD_A = "203.0.113.9";
+const WILDCARD_AAAA = "2001:db8::9";
 
 type Runtime = "node" | "deno" | "bun";
 
@@ -178,6 +193,48 @@ function nativeResolver(dnsmasq: Dnsmasq): NativeResolver {
   return { lookup: () => bothFamilies(resolver), beforeEach: undefined, probe: () => bothFamilies(resolver) };
 }
 
+/** Asks the native resolver for A and AAAA of any name: the concurrent task's native side. */
+type NameLookup = (name: string, signal?: AbortSignal) => Promise<[string[], string[]]>;
+
+function nativeNameLookup(dnsmasq: Dnsmasq): NameLookup {
+  const deno = globals.Deno;
+  if (deno !== undefined) {
+    const nameServer = { ipAddr: "127.0.0.1", port: dnsmasq.port };
+    return (name, signal) =>
+      Promise.all([deno.resolveDns(name, "A", { nameServer, signal }), deno.resolveDns(name, "AAAA", { nameServer, signal })]);
+  }
+  const resolver = nodeResolver(dnsmasq.server);
+  return (name) => Promise.all([resolver.resolve4(name), resolver.resolve6(name)]);
+}
+
+function checkWildcardNative(name: string, [v4, v6]: [string[], string[]]): void {
+  if (v4.length !== 1 || v4[0] !== WILDCARD_A || v6.length !== 1 || v6[0] !== WILDCARD_AAAA) {
+    throw new Error(`native resolver answered ${JSON.stringify([v4, v6])} for ${name}, not dnsmasq's ${WILDCARD_A} and ${WILDCARD_AAAA}`);
+  }
+}
+
+function checkWildcardWire(name: string, addresses: string[]): void {
+  if (addresses.length !== 2 || addresses[0] !== WILDCARD_AAAA || addresses[1] !== WILDCARD_A) {
+    throw new Error(`resolveAddresses(${JSON.stringify(name)}) gave ${JSON.stringify(addresses)}, not ${WILDCARD_AAAA} and ${WILDCARD_A}`);
+  }
+}
+
+/** Whether the native side still answers `name` with the wildcard dnsmasq stopped: then it caches. */
+async function wildcardAnswersWithoutServer(lookup: NameLookup, name: string): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const bound = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), PROBE_TIMEOUT_MS + 500)));
+  try {
+    const outcome = await Promise.race([lookup(name, AbortSignal.timeout(PROBE_TIMEOUT_MS)), bound]);
+    if (outcome === "timeout") return false;
+    checkWildcardNative(name, outcome);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 function checkNative([v4, v6]: [string[], string[]]): void {
   if (v4.length !== 1 || v4[0] !== EXPECTED_A || v6.length !== 1 || v6[0] !== EXPECTED_AAAA) {
     throw new Error(`native resolver answered ${JSON.stringify([v4, v6])}, not dnsmasq's ${EXPECTED_A} and ${EXPECTED_AAAA}`);
@@ -261,24 +318,36 @@ async function main(): Promise<void> {
   const print = options.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
 
   const dnsmasq = await startDnsmasq();
+  let wildcard: Dnsmasq | undefined;
   let stopping: Promise<void> | undefined;
+  let stoppingWildcard: Promise<void> | undefined;
   const stopDnsmasq = (): Promise<void> => (stopping ??= dnsmasq.stop());
-  const onSignal = (): void => void stopDnsmasq().finally(() => process.exit(130));
+  const stopWildcard = (): Promise<void> => (stoppingWildcard ??= wildcard?.stop() ?? Promise.resolve());
+  const onSignal = (): void => void Promise.all([stopDnsmasq(), stopWildcard()]).finally(() => process.exit(130));
   for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, onSignal);
   try {
-    await run(options, print, dnsmasq, stopDnsmasq);
+    wildcard = await startDnsmasq({ wildcard: WILDCARD });
+    await run(options, print, dnsmasq, stopDnsmasq, wildcard, stopWildcard);
   } finally {
-    await stopDnsmasq();
+    await Promise.all([stopDnsmasq(), stopWildcard()]);
     for (const signal of ["SIGINT", "SIGTERM"] as const) process.off(signal, onSignal);
   }
 }
 
-async function run(options: Options, print: (line: string) => void, dnsmasq: Dnsmasq, stopDnsmasq: () => Promise<void>): Promise<void> {
+async function run(
+  options: Options,
+  print: (line: string) => void,
+  dnsmasq: Dnsmasq,
+  stopDnsmasq: () => Promise<void>,
+  wildcard: Dnsmasq,
+  stopWildcard: () => Promise<void>,
+): Promise<void> {
   print(
     `${BENCH} on ${runtime} ${runtimeVersion}: dnsmasq at ${dnsmasq.server}; one lookup = ${NAME} A+AAAA in parallel (2 DNS queries); ` +
       `uncached tasks ${options.timeMs} ms, cached tasks ${options.cachedTimeMs} ms x ${options.batch} calls per sample`,
   );
   print(`native = ${NATIVE_API}; wire = WireResolver with cacheSize: 0`);
+  print(`${CONCURRENCY} at a time: dnsmasq at ${wildcard.server} answering *.${WILDCARD}; each lookup a name not asked before`);
 
   const wireOptions = { nameservers: [dnsmasq.server], hosts: {}, search: [], ndots: 1, timeout: QUERY_TIMEOUT_MS, attempts: QUERY_TRIES };
   const uncached = new WireResolver({ ...wireOptions, cacheSize: 0 });
@@ -307,6 +376,54 @@ async function run(options: Options, print: (line: string) => void, dnsmasq: Dns
   );
   await uncachedBench.run();
 
+  // 32 at a time, unique names, against the wildcard dnsmasq.
+  const wireConcurrent = new WireResolver({ ...wireOptions, nameservers: [wildcard.server], cacheSize: 0 });
+  const nativeConcurrent = nativeNameLookup(wildcard);
+  let wireNames = 0;
+  let nativeNames = 0;
+  let lastNativeName = "";
+  const wireName = (): string => `w${wireNames++}.${WILDCARD}`;
+  const nativeName = (): string => (lastNativeName = `n${nativeNames++}.${WILDCARD}`);
+  {
+    const name = wireName();
+    checkWildcardWire(name, await resolveAddresses(name, { resolver: wireConcurrent, family: "any" }));
+    const other = nativeName();
+    checkWildcardNative(other, await nativeConcurrent(other));
+  }
+  const wireConcurrentBefore = { ...wireConcurrent.stats };
+  const wireNamesBefore = wireNames;
+  const concurrentBench = new Bench({ name: "concurrent", time: options.timeMs, warmupTime: 500, throws: true });
+  concurrentBench.add(`wire uncached ${CONCURRENCY} at a time`, async () => {
+    const lookups: Promise<void>[] = [];
+    for (let i = 0; i < CONCURRENCY; i++) {
+      const name = wireName();
+      lookups.push(resolveAddresses(name, { resolver: wireConcurrent, family: "any" }).then((addresses) => checkWildcardWire(name, addresses)));
+    }
+    await Promise.all(lookups);
+  });
+  concurrentBench.add(`native uncached ${CONCURRENCY} at a time`, async () => {
+    const lookups: Promise<void>[] = [];
+    for (let i = 0; i < CONCURRENCY; i++) {
+      const name = nativeName();
+      lookups.push(nativeConcurrent(name).then((answers) => checkWildcardNative(name, answers)));
+    }
+    await Promise.all(lookups);
+  });
+  await concurrentBench.run();
+  const [wireMany, nativeMany] = concurrentBench.tasks.map(figures).map((row) => ({
+    ...row,
+    opsPerSec: row.opsPerSec * CONCURRENCY,
+  }));
+  const wireManyLookups = wireNames - wireNamesBefore;
+  const wireManyQueries = wireConcurrent.stats.udpQueries - wireConcurrentBefore.udpQueries;
+  const wireManyHits = wireConcurrent.stats.cacheHits - wireConcurrentBefore.cacheHits;
+  if (wireManyQueries !== 2 * wireManyLookups || wireManyHits !== 0) {
+    throw new Error(`wire ${CONCURRENCY} at a time: ${wireManyLookups} lookups sent ${wireManyQueries} UDP queries with ${wireManyHits} cache hits`);
+  }
+  await stopWildcard();
+  const nativeManyCached = await wildcardAnswersWithoutServer(nativeConcurrent, lastNativeName);
+  const ratioMany = wireMany.opsPerSec / nativeMany.opsPerSec;
+
   // Each sample is already a mean over `batch` calls: 16 samples at least is plenty, and keeps a
   // slow reference task (localhost) near its time budget.
   const cachedBench = new Bench({ name: "cached", time: options.cachedTimeMs, warmupTime: 300, iterations: 16, throws: true });
@@ -330,7 +447,7 @@ async function run(options: Options, print: (line: string) => void, dnsmasq: Dns
   const nativeCached = await answersWithoutServer(native);
 
   const ratio = wire.opsPerSec / nativeFigures.opsPerSec;
-  const rows = [wire, nativeFigures, cached, localhost, literal];
+  const rows = [wire, nativeFigures, wireMany, nativeMany, cached, localhost, literal];
   const width = Math.max(...rows.map((row) => row.task.length)) + 2;
   print("");
   print(`${"task".padEnd(width)}${"ops/s".padStart(14)}${"mean µs".padStart(12)}${"±rme %".padStart(9)}${"samples".padStart(10)}`);
@@ -350,11 +467,16 @@ async function run(options: Options, print: (line: string) => void, dnsmasq: Dns
   } else {
     print(`native after dnsmasq stopped: ${nativeCached ? "ANSWERED: it caches, the native figures are not uncached" : "no answer (no cache)"}`);
   }
-  print(`uncached wire/native = ${ratio.toFixed(2)} (goal >= 1)`);
+  print(`wire ${CONCURRENCY} at a time: ${wireManyLookups} lookups sent ${wireManyQueries} UDP queries, ${wireManyHits} cache hits`);
+  print(`native ${CONCURRENCY} at a time, after its dnsmasq stopped: ${nativeManyCached ? "ANSWERED: it caches" : "no answer (no cache)"}`);
+  print(`uncached wire/native, one at a time = ${ratio.toFixed(2)} (goal >= 1)`);
+  print(`uncached wire/native, ${CONCURRENCY} at a time = ${ratioMany.toFixed(2)} (goal >= 1)`);
   print(`cached resolveAddresses = ${formatOps(cached.opsPerSec)} ops/s (goal ${formatOps(CACHED_GOAL)})`);
   const summary = `${BENCH} ${runtime} ${runtimeVersion}: wire ${Math.round(wire.opsPerSec)} q/s, native ${
     Math.round(nativeFigures.opsPerSec)
-  } q/s, ratio ${ratio.toFixed(2)}, cached ${millions(cached.opsPerSec)} ops/s`;
+  } q/s, ratio ${ratio.toFixed(2)}; ${CONCURRENCY} at a time wire ${Math.round(wireMany.opsPerSec)} q/s, native ${
+    Math.round(nativeMany.opsPerSec)
+  } q/s, ratio ${ratioMany.toFixed(2)}; cached ${millions(cached.opsPerSec)} ops/s`;
   print(summary);
   if (options.json) {
     const task = (row: Figures) => ({ opsPerSec: round1(row.opsPerSec), meanUs: round3(row.meanUs), rme: round3(row.rme), samples: row.samples });
@@ -367,6 +489,13 @@ async function run(options: Options, print: (line: string) => void, dnsmasq: Dns
       wire: { ...task(wire), lookups: wireLookups, udpQueries: wireQueries, cacheHits: wireCacheHits },
       native: { ...task(nativeFigures), answeredAfterServerStopped: nativeCached, freshResolverPerLookup: runtime === "bun" },
       ratio: round3(ratio),
+      concurrent: {
+        concurrency: CONCURRENCY,
+        units: { opsPerSec: `lookups/s: ${CONCURRENCY} × 1000 / mean ms of a sample of ${CONCURRENCY} lookups started together, each of a new name` },
+        wire: { ...task(wireMany), lookups: wireManyLookups, udpQueries: wireManyQueries, cacheHits: wireManyHits },
+        native: { ...task(nativeMany), answeredAfterServerStopped: nativeManyCached },
+        ratio: round3(ratioMany),
+      },
       cached: { ...task(cached), batch: options.batch, goal: CACHED_GOAL },
       localhost: task(localhost),
       literal: task(literal),

@@ -121,6 +121,48 @@ function formatIpv6(address: ipaddr.IPv6): string {
 }
 
 /**
+ * The canonical text (what {@linkcode parseIp} gives: RFC 5952, IPv4-mapped as
+ * `::ffff:a.b.c.d`) of the IPv6 address in the 16 bytes at `at`, written straight from
+ * the bytes: for the decoders of binary records (DNS AAAA), with no text to parse.
+ *
+ * @param bytes Holds the address.
+ * @param at Where its 16 bytes start.
+ * @returns The canonical text.
+ */
+export function formatIpv6Bytes(bytes: Uint8Array, at: number): IpAddress {
+  let mapped = bytes[at + 10] === 0xff && bytes[at + 11] === 0xff;
+  for (let k = 0; mapped && k < 10; k++) if (bytes[at + k] !== 0) mapped = false;
+  if (mapped) return `::ffff:${bytes[at + 12]}.${bytes[at + 13]}.${bytes[at + 14]}.${bytes[at + 15]}`;
+  // The first longest run of two or more zero groups becomes `::`.
+  let bestStart = -1;
+  let bestLength = 1;
+  for (let k = 0; k < 8;) {
+    if (bytes[at + 2 * k] !== 0 || bytes[at + 2 * k + 1] !== 0) {
+      k++;
+      continue;
+    }
+    let end = k + 1;
+    while (end < 8 && bytes[at + 2 * end] === 0 && bytes[at + 2 * end + 1] === 0) end++;
+    if (end - k > bestLength) {
+      bestStart = k;
+      bestLength = end - k;
+    }
+    k = end;
+  }
+  let text = "";
+  for (let k = 0; k < 8; k++) {
+    if (k === bestStart) {
+      text += "::";
+      k += bestLength - 1;
+      continue;
+    }
+    if (k > 0 && k !== bestStart + bestLength) text += ":";
+    text += ((bytes[at + 2 * k] << 8) | bytes[at + 2 * k + 1]).toString(16);
+  }
+  return text;
+}
+
+/**
  * True when `text` looks like an attempt at an IP literal that {@linkcode parseIp}
  * refuses, such as `127.1`, `0x7f.0.0.1` or `2130706433`: a name cannot be all digits,
  * dots and hex, so these are never looked up.

@@ -122,8 +122,13 @@ export interface RawUdpSocket {
   /**
    * Sends one datagram. `undefined` when the runtime sent it at once and no longer needs
    * `data` (no promise made); otherwise a promise that resolves once it no longer does.
+   *
+   * With `failed`, the caller promises not to touch `data` again and needs to hear only of
+   * failures: a driver whose runtime reports a send later may then return `undefined` at
+   * once and call `failed` (at most once, never synchronously from `send`) if the send
+   * fails. Without it, or where a driver knows at once, failures come as before.
    */
-  send(data: Uint8Array, address: IpAddress, port: number): Promise<void> | undefined;
+  send(data: Uint8Array, address: IpAddress, port: number, failed?: (error: unknown) => void): Promise<void> | undefined;
   /** Sends several in one call where the runtime has a batch send (Bun); resolves with how many went. */
   sendMany?(datagrams: readonly OutgoingDatagram[]): Promise<number>;
   setBroadcast(on: boolean): void;

@@ -26,6 +26,9 @@ function asPromise(work: () => void): Promise<void> {
   }
 }
 
+/** Under Deno, this file runs on Deno's `node:dgram`. */
+const onDeno = (globalThis as { Deno?: unknown }).Deno !== undefined;
+
 /**
  * Deno's `node:dgram` (which this driver runs on under Deno) loses the errno of a failed send:
  * it reports `UNKNOWN`. The one
@@ -40,16 +43,22 @@ function recoverErrno(socket: RawUdpSocket): RawUdpSocket {
       socket.setBroadcast(on);
       broadcast = on;
     },
-    async send(data, address, port) {
-      try {
-        await socket.send(data, address, port);
-      } catch (error) {
+    send(data, address, port, failed) {
+      const recover = (error: unknown): never => {
         const likelyBroadcast = !address.includes(":") && address.endsWith(".255");
         if (error instanceof SocketError && error.code === "unknown" && !broadcast && likelyBroadcast) {
           throw socketError("access-denied", "udp.send", formatSocketAddress({ address, port }), "broadcast is off (setBroadcast)", error);
         }
         throw error;
-      }
+      };
+      if (failed === undefined) return socket.send(data, address, port)?.catch(recover);
+      return socket.send(data, address, port, (error) => {
+        try {
+          recover(error);
+        } catch (recovered) {
+          failed(recovered);
+        }
+      });
     },
   };
 }
@@ -92,10 +101,17 @@ export function nodeUdpBind(request: UdpBindRequest, sink: DatagramSink): Promis
       socket.on("error", (error: Error) => {
         if (!closed) sink.error(dgramError(error, "udp.receive", label));
       });
-      resolve(recoverErrno({
+      const raw: RawUdpSocket = {
         localAddress,
-        send: (data, address, port) =>
-          new Promise<void>((done, fail) => {
+        send: (data, address, port, failed) => {
+          if (failed !== undefined && !closed) {
+            // dgram sends on its next tick and reports then: no promise, only failures.
+            socket.send(data, port, address, (error) => {
+              if (error) failed(dgramError(error, "udp.send", formatSocketAddress({ address, port })));
+            });
+            return undefined;
+          }
+          return new Promise<void>((done, fail) => {
             if (closed) {
               fail(socketError("invalid-state", "udp.send", label, "socket is closed"));
               return;
@@ -104,7 +120,8 @@ export function nodeUdpBind(request: UdpBindRequest, sink: DatagramSink): Promis
               if (error) fail(dgramError(error, "udp.send", formatSocketAddress({ address, port })));
               else done();
             });
-          }),
+          });
+        },
         close() {
           if (closed) return;
           closed = true;
@@ -116,7 +133,8 @@ export function nodeUdpBind(request: UdpBindRequest, sink: DatagramSink): Promis
         setMulticastLoopback: (on) => option("setMulticastLoopback", () => socket.setMulticastLoopback(on)),
         joinMulticast: (group, iface) => asPromise(() => option("joinMulticast", () => socket.addMembership(group, iface))),
         leaveMulticast: (group, iface) => asPromise(() => option("leaveMulticast", () => socket.dropMembership(group, iface))),
-      }));
+      };
+      resolve(onDeno ? recoverErrno(raw) : raw);
       function option(name: string, apply: () => unknown): void {
         if (closed) throw socketError("invalid-state", `udp.${name}`, label, "socket is closed");
         try {

@@ -16,22 +16,72 @@ import type { LookupFamily } from "../core/driver.ts";
  * @returns The addresses in connection order.
  */
 export function orderAddresses(addresses: readonly string[], family: LookupFamily): IpAddress[] {
-  const seen = new Set<string>();
   const v6: string[] = [];
   const v4: string[] = [];
+  // Short lists (the usual answer) are de-duplicated by scanning, long ones with a set.
+  const seen = addresses.length > 16 ? new Set<string>() : undefined;
   for (const text of addresses) {
-    const parsed = unmap(parseIp(text));
-    if (parsed === undefined || seen.has(parsed.address)) continue;
-    if (family !== "any" && parsed.family !== family) continue;
-    seen.add(parsed.address);
-    (parsed.family === "ipv6" ? v6 : v4).push(parsed.address);
+    let address: string;
+    let ipv6: boolean;
+    if (isCanonicalDottedQuad(text)) {
+      address = text;
+      ipv6 = false;
+    } else {
+      const parsed = canonical(text);
+      if (parsed === undefined) continue;
+      address = parsed.address;
+      ipv6 = parsed.family === "ipv6";
+    }
+    if (family !== "any" && ipv6 !== (family === "ipv6")) continue;
+    const list = ipv6 ? v6 : v4;
+    if (seen === undefined ? list.includes(address) : seen.has(address)) continue;
+    seen?.add(address);
+    list.push(address);
   }
+  if (v4.length === 0) return v6;
+  if (v6.length === 0) return v4;
   const ordered: string[] = [];
   for (let i = 0; i < Math.max(v6.length, v4.length); i++) {
     if (i < v6.length) ordered.push(v6[i]);
     if (i < v4.length) ordered.push(v4[i]);
   }
   return ordered;
+}
+
+/** Whether `text` is a dotted quad in canonical form (no leading zeros, each part at most 255): `parseIp` gives it back as is. */
+function isCanonicalDottedQuad(text: string): boolean {
+  const length = text.length;
+  if (length < 7 || length > 15) return false;
+  let parts = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= length; i++) {
+    const code = i === length ? 0x2e : text.charCodeAt(i);
+    if (code === 0x2e) {
+      if (digits === 0 || value > 255 || ++parts > 4) return false;
+      value = 0;
+      digits = 0;
+      continue;
+    }
+    if (code < 0x30 || code > 0x39) return false;
+    if (digits === 1 && value === 0) return false; // a leading zero
+    value = value * 10 + code - 0x30;
+    digits++;
+  }
+  return parts === 4;
+}
+
+/** Canonical forms of the other addresses met lately (the same ones come back): text → parsed, or null for no address. */
+const CANONICAL = new Map<string, ParsedIp | null>();
+const CANONICAL_MAX = 1024;
+
+function canonical(text: string): ParsedIp | undefined {
+  const known = CANONICAL.get(text);
+  if (known !== undefined) return known ?? undefined;
+  const parsed = unmap(parseIp(text));
+  if (CANONICAL.size >= CANONICAL_MAX) CANONICAL.clear();
+  CANONICAL.set(text, parsed ?? null);
+  return parsed;
 }
 
 function unmap(parsed: ParsedIp | undefined): ParsedIp | undefined {

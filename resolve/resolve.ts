@@ -120,17 +120,35 @@ function checkOptions(resolvers: NamedResolvers, options: ResolveOptions): Check
 const LOOKED_UP = new Map<string, string>();
 const LOOKED_UP_MAX = 4096;
 
-async function resolveSlowly(name: string, { family, signal, timeout, resolver }: Checked): Promise<IpAddress[]> {
-  const operation = "resolve";
-  if (typeof name === "string") {
-    const literal = parseIp(name);
-    if (literal !== undefined) return orderAddresses([literal.address], "any");
+function resolveSlowly(name: string, checked: Checked): Promise<IpAddress[]> {
+  const { family, signal, timeout, resolver } = checked;
+  let ascii: string;
+  try {
+    if (typeof name === "string") {
+      const literal = parseIp(name);
+      if (literal !== undefined) return Promise.resolve(orderAddresses([literal.address], "any"));
+    }
+    ascii = normalizeName(name, "resolve");
+    if (isLocalhostName(ascii)) return Promise.resolve(nonEmpty(orderAddresses(LOOPBACK, family), ascii, family));
+  } catch (error) {
+    return Promise.reject(error);
   }
-  const ascii = normalizeName(name, operation);
-  const fixed = isLocalhostName(ascii) ? LOOPBACK : undefined;
-  if (fixed !== undefined) return nonEmpty(orderAddresses(fixed, family), ascii, family);
   if (LOOKED_UP.size >= LOOKED_UP_MAX) LOOKED_UP.clear();
   LOOKED_UP.set(name, ascii);
+  if (signal !== undefined || timeout !== undefined) return resolveWithin(ascii, checked);
+  // Nothing to race: the resolver's answer, in connection order.
+  let answers: Promise<IpAddress[]>;
+  try {
+    answers = Promise.resolve(resolver.resolve(ascii, family, undefined));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return answers.then((found) => nonEmpty(orderAddresses(found, family), ascii, family));
+}
+
+/** The lookup of a checked name under a signal or a timeout. */
+async function resolveWithin(ascii: string, { family, signal, timeout, resolver }: Checked): Promise<IpAddress[]> {
+  const operation = "resolve";
   // The contract counts a resolver that does not answer in time as a temporary failure.
   const limit = deadline(signal, timeout, operation, ascii, "temporary-resolver-failure");
   if (limit.signal?.aborted) throw limit.translate(undefined);

@@ -23,7 +23,8 @@ interface Entry {
 /** See the module doc. */
 export class AnswerCache {
   readonly #entries = new Map<string, Entry>();
-  readonly #inFlight = new Map<string, Promise<Outcome>>();
+  /** Queries in flight by type, then name (no key to build per query). */
+  readonly #inFlight = new Map<string, Map<string, Promise<Outcome>>>();
   readonly #capacity: number;
   readonly #now: () => number;
 
@@ -67,12 +68,25 @@ export class AnswerCache {
     }
   }
 
-  /** Runs `query` unless the same key is already being asked; then shares that. */
-  share(key: string, query: () => Promise<Outcome>): Promise<Outcome> {
-    const running = this.#inFlight.get(key);
-    if (running !== undefined) return running;
-    const started = query().finally(() => this.#inFlight.delete(key));
-    this.#inFlight.set(key, started);
+  /** The query for (`type`, `name`) in flight, if any: to share instead of asking again. */
+  running(type: string, name: string): Promise<Outcome> | undefined {
+    return this.#inFlight.get(type)?.get(name);
+  }
+
+  /** Notes `query` as the one in flight for (`type`, `name`) until it settles; returns what callers should await. */
+  track(type: string, name: string, query: Promise<Outcome>): Promise<Outcome> {
+    let byName = this.#inFlight.get(type);
+    if (byName === undefined) this.#inFlight.set(type, byName = new Map());
+    const names = byName;
+    // then with both handlers, not finally: one promise, where finally makes three.
+    const started = query.then((outcome) => {
+      names.delete(name);
+      return outcome;
+    }, (error: unknown) => {
+      names.delete(name);
+      throw error;
+    });
+    names.set(name, started);
     return started;
   }
 

@@ -9,7 +9,7 @@
  */
 import { Buffer } from "node:buffer";
 import dnsPacket from "dns-packet";
-import { parseIp } from "../../core/address.ts";
+import { formatIpv6Bytes, parseIp } from "../../core/address.ts";
 import { socketError } from "../../core/errors.ts";
 import { MalformedMessage, scanMessage } from "./validate.ts";
 
@@ -52,17 +52,16 @@ const MAX_TCP_MESSAGE = 0xffff;
  * ```
  */
 export function encodeQuery(id: number, name: string, type: QueryType, edns: boolean): Uint8Array {
-  const invalid = (detail: string) => socketError("invalid-argument", "resolve", String(name), detail);
-  if (!Number.isInteger(id) || id < 0 || id > 0xffff) throw invalid(`query id ${id} is not an integer from 0 to 65535`);
-  if (type !== "A" && type !== "AAAA") throw invalid(`query type ${String(type)} is not A or AAAA`);
-  if (typeof name !== "string") throw invalid("name is not a string");
+  if (!Number.isInteger(id) || id < 0 || id > 0xffff) throw invalidQuery(name, `query id ${id} is not an integer from 0 to 65535`);
+  if (type !== "A" && type !== "AAAA") throw invalidQuery(name, `query type ${String(type)} is not A or AAAA`);
+  if (typeof name !== "string") throw invalidQuery(name, "name is not a string");
   const length = name.length > 0 && name.charCodeAt(name.length - 1) === 0x2e ? name.length - 1 : name.length;
-  if (length === 0) throw invalid("name is empty");
+  if (length === 0) throw invalidQuery(name, "name is empty");
   for (let i = 0; i < length; i++) {
     const code = name.charCodeAt(i);
-    if (code < 0x21 || code > 0x7e) throw invalid("name is not printable ASCII");
+    if (code < 0x21 || code > 0x7e) throw invalidQuery(name, "name is not printable ASCII");
   }
-  if (length > MAX_NAME_LENGTH) throw invalid(`name is longer than ${MAX_NAME_LENGTH} octets`);
+  if (length > MAX_NAME_LENGTH) throw invalidQuery(name, `name is longer than ${MAX_NAME_LENGTH} octets`);
   // Written straight into the message (what dns-packet would write, without its allocations):
   // header, the name's labels, type, class IN, then the OPT record.
   const questionEnd = HEADER_LENGTH + length + 2 + 4;
@@ -77,8 +76,8 @@ export function encodeQuery(id: number, name: string, type: QueryType, edns: boo
     const code = i === length ? 0x2e : name.charCodeAt(i);
     if (code === 0x2e) {
       const labelLength = HEADER_LENGTH + i - labelAt;
-      if (labelLength === 0) throw invalid("name has an empty label");
-      if (labelLength > MAX_LABEL_LENGTH) throw invalid(`a label is longer than ${MAX_LABEL_LENGTH} octets`);
+      if (labelLength === 0) throw invalidQuery(name, "name has an empty label");
+      if (labelLength > MAX_LABEL_LENGTH) throw invalidQuery(name, `a label is longer than ${MAX_LABEL_LENGTH} octets`);
       bytes[labelAt] = labelLength;
       labelAt = HEADER_LENGTH + i + 1;
       continue;
@@ -90,6 +89,10 @@ export function encodeQuery(id: number, name: string, type: QueryType, edns: boo
   bytes[questionEnd - 1] = 1;
   if (edns) bytes.set(OPT_RECORD, questionEnd);
   return bytes;
+}
+
+function invalidQuery(name: unknown, detail: string): Error {
+  return socketError("invalid-argument", "resolve", String(name), detail);
 }
 
 const HEADER_LENGTH = 12;
@@ -204,9 +207,10 @@ function decodeCommon(bytes: Uint8Array): DecodedResponse | undefined {
   at += 4;
   const records: DecodedResponse["records"] = [];
   let negativeTtl: number | undefined;
-  const counts = [(bytes[6] << 8) | bytes[7], (bytes[8] << 8) | bytes[9], (bytes[10] << 8) | bytes[11]];
+  const question = lowerName(questionName);
   for (let section = 0; section < 3; section++) {
-    for (let i = 0; i < counts[section]; i++) {
+    const count = (bytes[6 + 2 * section] << 8) | bytes[7 + 2 * section];
+    for (let i = 0; i < count; i++) {
       const owner = at;
       at = skipName(bytes, at);
       const type = (bytes[at] << 8) | bytes[at + 1];
@@ -221,7 +225,9 @@ function decodeCommon(bytes: Uint8Array): DecodedResponse | undefined {
       }
       if (type !== TYPE_A && type !== TYPE_AAAA && type !== TYPE_CNAME && type !== TYPE_SOA) return undefined;
       // Names are read even where unused: one outside ASCII sends the message to dns-packet.
-      const name = readName(bytes, owner);
+      // An owner that points at the question's name (the usual answer) is that name.
+      const atQuestion = bytes[owner] === 0xc0 && bytes[owner + 1] === HEADER_LENGTH;
+      const name = atQuestion ? questionName : readName(bytes, owner);
       if (name === undefined) return undefined;
       const isIn = (klass & 0x7fff) === 1;
       if (type === TYPE_SOA) {
@@ -236,20 +242,18 @@ function decodeCommon(bytes: Uint8Array): DecodedResponse | undefined {
       if (type === TYPE_CNAME) {
         const target = readName(bytes, rdata);
         if (target === undefined) return undefined;
-        if (section === 0 && isIn) records.push({ name: lowerName(name), type: "CNAME", ttl: clampTtl(ttl), data: lowerName(target) });
+        if (section === 0 && isIn) {
+          records.push({ name: atQuestion ? question : lowerName(name), type: "CNAME", ttl: clampTtl(ttl), data: lowerName(target) });
+        }
         continue;
       }
       if (section !== 0 || !isIn) continue;
       if (type === TYPE_A) {
         const data = `${bytes[rdata]}.${bytes[rdata + 1]}.${bytes[rdata + 2]}.${bytes[rdata + 3]}`;
-        records.push({ name: lowerName(name), type: "A", ttl: clampTtl(ttl), data });
+        records.push({ name: atQuestion ? question : lowerName(name), type: "A", ttl: clampTtl(ttl), data });
         continue;
       }
-      let text = "";
-      for (let k = 0; k < 16; k += 2) text += (k === 0 ? "" : ":") + ((bytes[rdata + k] << 8) | bytes[rdata + k + 1]).toString(16);
-      const ip = parseIp(text);
-      if (ip === undefined || ip.family !== "ipv6") return undefined;
-      records.push({ name: lowerName(name), type: "AAAA", ttl: clampTtl(ttl), data: ip.address });
+      records.push({ name: atQuestion ? question : lowerName(name), type: "AAAA", ttl: clampTtl(ttl), data: formatIpv6Bytes(bytes, rdata) });
     }
   }
   return {
@@ -258,7 +262,7 @@ function decodeCommon(bytes: Uint8Array): DecodedResponse | undefined {
     opcode: "QUERY",
     rcode: RCODE_NAMES[bytes[3] & 0x0f],
     truncated: (bytes[2] & 0x02) !== 0,
-    question: { name: lowerName(questionName), type: questionType === TYPE_A ? "A" : "AAAA", class: "IN" },
+    question: { name: question, type: questionType === TYPE_A ? "A" : "AAAA", class: "IN" },
     records,
     negativeTtl,
   };

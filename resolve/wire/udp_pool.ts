@@ -284,14 +284,16 @@ class PooledSocket {
 
   sendOne(pending: Pending): void {
     const server = pending.exchange.server;
+    const failed = (error: unknown): void => void this.settle(pending)?.reject(asResolverError(error, pending.exchange));
     let sending: Promise<void> | undefined;
     try {
-      sending = this.raw!.send(pending.sent, server.address, server.port);
+      // `pending.sent` is never written after this: the driver may keep it and report only failures.
+      sending = this.raw!.send(pending.sent, server.address, server.port, failed);
     } catch (error) {
-      this.settle(pending)?.reject(asResolverError(error, pending.exchange));
+      failed(error);
       return;
     }
-    sending?.then(undefined, (error: unknown) => this.settle(pending)?.reject(asResolverError(error, pending.exchange)));
+    sending?.then(undefined, failed);
   }
 
   /** No more queries go out on this socket; it closes once the last one settles. */
@@ -391,7 +393,7 @@ class PooledSocket {
   /** Something failed the whole socket: every query on it fails. */
   fail(error: unknown): void {
     const queries = [...this.pending.values()];
-    this.raw = undefined; // the driver has closed it
+    // Closed here too: a driver reports an error without closing its socket (Bun does).
     this.close();
     for (const pending of queries) {
       if (pending.socket !== this) continue;
@@ -412,7 +414,15 @@ class PooledSocket {
     this.raw = undefined;
     // Closing (a system call) waits for the next macrotask: the caller has its answer first,
     // and no runtime sees its socket closed from inside its own receive callback.
-    if (raw !== undefined) setTimeout(() => raw.close(), 0);
+    if (raw !== undefined) {
+      setTimeout(() => {
+        try {
+          raw.close();
+        } catch {
+          // The runtime closed it already (after an error).
+        }
+      }, 0);
+    }
   }
 }
 

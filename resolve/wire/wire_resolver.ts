@@ -99,6 +99,10 @@ export class WireResolver implements Resolver {
   readonly #driver: Driver | undefined;
   readonly #cache: AnswerCache;
   #settings: Promise<Settings> | undefined;
+  /** The settings once loaded: lookups then start without waiting a turn. */
+  #loaded: Settings | undefined;
+  readonly #capacity: number;
+  readonly #onDropped = (): void => void this.stats.dropped++;
   #nextServer = 0;
   #encrypted: EncryptedTransports | undefined;
   /** Final answers in connection order, by family and name, until their first record expires. */
@@ -114,7 +118,8 @@ export class WireResolver implements Resolver {
   constructor(options: WireResolverOptions = {}, driver?: Driver) {
     this.#options = checkWireOptions(options);
     this.#driver = driver;
-    this.#cache = new AnswerCache(this.#options.cacheSize ?? DEFAULT_CACHE_SIZE);
+    this.#capacity = this.#options.cacheSize ?? DEFAULT_CACHE_SIZE;
+    this.#cache = new AnswerCache(this.#capacity);
   }
 
   /**
@@ -163,8 +168,13 @@ export class WireResolver implements Resolver {
    * @param signal Aborts waiting (a query shared with other callers runs on).
    * @returns The addresses; empty when the name has none.
    */
-  async resolve(name: string, family: LookupFamily, signal?: AbortSignal): Promise<IpAddress[]> {
-    const { conf, hosts } = await this.#load();
+  resolve(name: string, family: LookupFamily, signal?: AbortSignal): Promise<IpAddress[]> {
+    const loaded = this.#loaded;
+    if (loaded !== undefined) return this.#resolveWith(loaded, name, family, signal);
+    return this.#load().then((settings) => this.#resolveWith(settings, name, family, signal));
+  }
+
+  async #resolveWith({ conf, hosts }: Settings, name: string, family: LookupFamily, signal: AbortSignal | undefined): Promise<IpAddress[]> {
     const fromHosts = lookupHosts(hosts, name, family);
     if (fromHosts.length > 0) {
       this.#remember(name, family, fromHosts, Number.POSITIVE_INFINITY);
@@ -172,9 +182,13 @@ export class WireResolver implements Resolver {
     }
     let failure: SocketError | undefined;
     for (const candidate of candidates(name, conf)) {
-      const types: QueryType[] = family === "ipv4" ? ["A"] : family === "ipv6" ? ["AAAA"] : ["AAAA", "A"];
-      const used: string[] = [];
-      const outcomes = await Promise.allSettled(types.map((type) => this.#lookup(candidate, type, conf, signal, used)));
+      // The keys of the cache entries the answer is built from: only needed to cache the answer.
+      const used: string[] | undefined = this.#capacity === 0 ? undefined : [];
+      const outcomes = await Promise.allSettled(
+        family === "any"
+          ? [this.#lookup(candidate, "AAAA", conf, signal, used), this.#lookup(candidate, "A", conf, signal, used)]
+          : [this.#lookup(candidate, family === "ipv4" ? "A" : "AAAA", conf, signal, used)],
+      );
       if (signal?.aborted) throw signal.reason;
       const addresses: IpAddress[] = [];
       let nxdomain = false;
@@ -186,7 +200,7 @@ export class WireResolver implements Resolver {
         else if (outcome.value.kind === "nxdomain") nxdomain = true;
       }
       if (addresses.length > 0) {
-        this.#remember(name, family, addresses, this.#expiry(used));
+        if (used !== undefined) this.#remember(name, family, addresses, this.#expiry(used));
         return addresses;
       }
       if (!nxdomain && failure !== undefined) throw failure;
@@ -203,7 +217,7 @@ export class WireResolver implements Resolver {
   }
 
   #remember(name: string, family: LookupFamily, addresses: IpAddress[], expires: number): void {
-    const capacity = this.#options.cacheSize ?? DEFAULT_CACHE_SIZE;
+    const capacity = this.#capacity;
     if (capacity === 0 || !(expires > Date.now())) return;
     const key = `${family} ${name}`;
     this.#answers.delete(key);
@@ -212,7 +226,7 @@ export class WireResolver implements Resolver {
   }
 
   #load(): Promise<Settings> {
-    this.#settings ??= loadSettings(this.#options);
+    this.#settings ??= loadSettings(this.#options).then((settings) => (this.#loaded = settings));
     return this.#settings;
   }
 
@@ -222,11 +236,11 @@ export class WireResolver implements Resolver {
     type: QueryType,
     conf: Conf,
     signal: AbortSignal | undefined,
-    used: string[],
+    used: string[] | undefined,
   ): Promise<Outcome> {
     let owner = name;
     for (let hop = 0; hop <= MAX_CNAME_HOPS; hop++) {
-      used.push(`${type} ${owner}`);
+      used?.push(`${type} ${owner}`);
       const outcome = await this.#lookupOne(owner, type, conf, signal);
       if (outcome.kind !== "alias") return outcome;
       owner = outcome.target;
@@ -235,13 +249,12 @@ export class WireResolver implements Resolver {
   }
 
   #lookupOne(name: string, type: QueryType, conf: Conf, signal: AbortSignal | undefined): Promise<Outcome> {
-    const key = `${type} ${name}`;
-    const cached = this.#cache.get(key);
+    const cached = this.#capacity === 0 ? undefined : this.#cache.get(`${type} ${name}`);
     if (cached !== undefined) {
       this.stats.cacheHits++;
       return Promise.resolve(cached);
     }
-    const shared = this.#cache.share(key, () => this.#query(name, type, conf));
+    const shared = this.#cache.running(type, name) ?? this.#cache.track(type, name, this.#query(name, type, conf));
     return signal === undefined ? shared : raceAbort(shared, signal);
   }
 
@@ -258,7 +271,7 @@ export class WireResolver implements Resolver {
             failure = outcome.error;
             continue;
           }
-          this.#cache.set(`${type} ${name}`, outcome.outcome, outcome.ttl);
+          if (this.#capacity !== 0) this.#cache.set(`${type} ${name}`, outcome.outcome, outcome.ttl);
           return outcome.outcome;
         } catch (error) {
           if (!(error instanceof SocketError)) throw error;
@@ -292,7 +305,7 @@ export class WireResolver implements Resolver {
       message: encodeQuery(id, name, type, conf.edns0),
       timeoutMs,
       signal: undefined,
-      onDropped: () => void this.stats.dropped++,
+      onDropped: this.#onDropped,
       maxQueriesPerSocket: this.#options.maxQueriesPerSocket,
     };
     this.stats.udpQueries++;
@@ -321,6 +334,7 @@ export class WireResolver implements Resolver {
 
 /** Names to try, in order, per the search list and `ndots` (resolv.conf(5)). */
 function candidates(name: string, conf: Conf): string[] {
+  if (conf.search.length === 0) return [name];
   const searched = conf.search.map((domain) => `${name}.${domain}`).filter((n) => n.length <= 253);
   const dots = name.split(".").length - 1;
   return dots >= conf.ndots ? [name, ...searched] : [...searched, name];

@@ -9,6 +9,10 @@
  *   alias1.test   CNAME alias2.test, alias2.test CNAME a.test
  *   many.test     100 A records in 198.51.100.0/24 (truncated over UDP with EDNS 1232)
  *   *             anything else under test: NXDOMAIN with SOA
+ *
+ * With `wildcard` (for benches): a second kind of instance, not authoritative (dnsmasq's
+ * auth mode ignores `--address`), that answers every name under the given domain with
+ * A 203.0.113.9 and AAAA 2001:db8::9 (TTL 0), besides the zone above (TTL 0 too).
  */
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
@@ -34,8 +38,18 @@ export interface Dnsmasq {
   stop(): Promise<void>;
 }
 
+/** Options of {@linkcode startDnsmasq}. */
+export interface DnsmasqOptions {
+  /** A domain every name under which is answered (A 203.0.113.9, AAAA 2001:db8::9); the instance is then not authoritative. */
+  wildcard?: string;
+}
+
 /** Starts dnsmasq on 127.0.0.1 at a free port; throws (never skips) when it is missing. */
-export async function startDnsmasq(): Promise<Dnsmasq> {
+export async function startDnsmasq(options: DnsmasqOptions = {}): Promise<Dnsmasq> {
+  const wildcard = options.wildcard;
+  const mode = wildcard === undefined
+    ? ["--auth-server=ns.test,lo", "--auth-zone=test", "--auth-soa=1,hostmaster.test,1200,120,604800,300"]
+    : [`--address=/${wildcard}/203.0.113.9`, `--address=/${wildcard}/2001:db8::9`];
   const missing = dnsmasqMissing();
   if (missing !== undefined || DNSMASQ === undefined) throw new Error(missing);
   const dir = mkdtempSync(join(tmpdir(), "unisock-dnsmasq-"));
@@ -58,9 +72,7 @@ export async function startDnsmasq(): Promise<Dnsmasq> {
       "--host-record=v6only.test,2001:db8::12",
       "--cname=alias1.test,alias2.test",
       "--cname=alias2.test,a.test",
-      "--auth-server=ns.test,lo",
-      "--auth-zone=test",
-      "--auth-soa=1,hostmaster.test,1200,120,604800,300",
+      ...mode,
       "--user=root",
       "--log-facility=-",
       `--pid-file=${join(dir, "pid")}`,
