@@ -8,13 +8,10 @@
  * @module
  */
 import tls from "node:tls";
-import { formatSocketAddress } from "../core/address.ts";
 import type { IpSocketAddress, UnixSocketAddress } from "../core/address.ts";
 import type { RawConnection } from "../core/driver.ts";
-import { endsTarget } from "../core/ends.ts";
-import type { ConnectionEnds } from "../core/ends.ts";
 import { socketError } from "../core/errors.ts";
-import { pairForName } from "../core/tls.ts";
+import { pairForName, tlsUpgradeLabels } from "../core/tls.ts";
 import type { CertificateAndKey, CheckedTls, CheckedTlsClient, CheckedTlsServer, PeerCertificate, TlsInfo } from "../core/tls.ts";
 import { parseIp } from "../core/address.ts";
 import { clientHelloRecordSize, clientHelloServerName } from "../node/client_hello.ts";
@@ -52,17 +49,7 @@ export function bunStartTls<A extends Address>(
   options: CheckedTls,
   signal?: AbortSignal,
 ): Promise<RawConnection<A>> {
-  const ends: ConnectionEnds<A> = {
-    protocol: "path" in raw.localAddress ? "unix" : "tcp",
-    localAddress: raw.localAddress,
-    remoteAddress: raw.remoteAddress,
-  };
-  const operation = options.operation ?? (options.side === "client" ? `${ends.protocol}.connect` : `${ends.protocol}.accept`);
-  // A client names the server it asked for (the name the certificate had to match).
-  const remote = ends.remoteAddress;
-  const target = options.side === "client" && "port" in remote
-    ? formatSocketAddress({ address: options.identity, port: remote.port })
-    : endsTarget(ends);
+  const { ends, operation, target } = tlsUpgradeLabels(raw, options);
   if (signal?.aborted) {
     raw.close();
     return Promise.reject(signal.reason);

@@ -5,7 +5,10 @@
  *
  * @module
  */
-import { describeValue, parseIp } from "./address.ts";
+import { describeValue, formatSocketAddress, parseIp } from "./address.ts";
+import type { IpSocketAddress, UnixSocketAddress } from "./address.ts";
+import { endsTarget } from "./ends.ts";
+import type { ConnectionEnds } from "./ends.ts";
 import { socketError } from "./errors.ts";
 
 /**
@@ -278,4 +281,26 @@ export function pairForName(sni: ReadonlyMap<string, CertificateAndKey>, name: s
   if (exact !== undefined) return exact;
   const dot = lower.indexOf(".");
   return dot === -1 ? undefined : sni.get(`*${lower.slice(dot)}`);
+}
+
+/**
+ * What every driver's TLS upgrade reports its failures under: the connection's ends, the
+ * operation (`startTls`, else `tcp.connect` / `tcp.accept`), and the target (a client names
+ * the server it asked for, the name the certificate had to match).
+ */
+export function tlsUpgradeLabels<A extends IpSocketAddress | UnixSocketAddress>(
+  raw: { localAddress: A; remoteAddress: A },
+  options: CheckedTls,
+): { ends: ConnectionEnds<A>; operation: string; target: string } {
+  const ends: ConnectionEnds<A> = {
+    protocol: "path" in raw.localAddress ? "unix" : "tcp",
+    localAddress: raw.localAddress,
+    remoteAddress: raw.remoteAddress,
+  };
+  const operation = options.operation ?? (options.side === "client" ? `${ends.protocol}.connect` : `${ends.protocol}.accept`);
+  const remote = ends.remoteAddress;
+  const target = options.side === "client" && "port" in remote
+    ? formatSocketAddress({ address: options.identity, port: remote.port })
+    : endsTarget(ends);
+  return { ends, operation, target };
 }

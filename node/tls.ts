@@ -11,15 +11,12 @@ import net from "node:net";
 import process from "node:process";
 import tls from "node:tls";
 import type { Duplex, Writable } from "node:stream";
-import { formatSocketAddress } from "../core/address.ts";
 import type { IpSocketAddress, UnixSocketAddress } from "../core/address.ts";
 import type { RawConnection } from "../core/driver.ts";
 import type { FlowControl } from "../core/chunk_reader.ts";
-import { endsTarget } from "../core/ends.ts";
-import type { ConnectionEnds } from "../core/ends.ts";
 import { SocketError, socketError } from "../core/errors.ts";
 import type { SocketErrorCode } from "../core/errors.ts";
-import { pairForName } from "../core/tls.ts";
+import { pairForName, tlsUpgradeLabels } from "../core/tls.ts";
 import type { CertificateAndKey, CheckedTls, CheckedTlsClient, CheckedTlsServer, PeerCertificate, TlsInfo } from "../core/tls.ts";
 import { clientHelloRecordSize, clientHelloServerName } from "./client_hello.ts";
 import { NodeConnection } from "./connection.ts";
@@ -146,17 +143,7 @@ export function nodeStartTls<A extends Address>(
   options: CheckedTls,
   signal?: AbortSignal,
 ): Promise<RawConnection<A>> {
-  const ends: ConnectionEnds<A> = {
-    protocol: "path" in raw.localAddress ? "unix" : "tcp",
-    localAddress: raw.localAddress,
-    remoteAddress: raw.remoteAddress,
-  };
-  const operation = options.operation ?? (options.side === "client" ? `${ends.protocol}.connect` : `${ends.protocol}.accept`);
-  // A client names the server it asked for (the name the certificate had to match).
-  const remote = ends.remoteAddress;
-  const target = options.side === "client" && "port" in remote
-    ? formatSocketAddress({ address: options.identity, port: remote.port })
-    : endsTarget(ends);
+  const { ends, operation, target } = tlsUpgradeLabels(raw, options);
   if (signal?.aborted) {
     raw.close();
     return Promise.reject(signal.reason);

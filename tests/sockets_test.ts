@@ -19,7 +19,7 @@ import type { TlsServerOptions } from "../core/tls.ts";
 import { createNetwork, tcp } from "../mod.ts";
 import { ambientNetwork } from "../network/ambient.ts";
 import { connect, Socket, SocketsApiError } from "../sockets/mod.ts";
-import { closedPort, patternBytes, portOf, STEP_MS, within } from "./helpers.ts";
+import { closedPort, drain, patternBytes, portOf, STEP_MS, within } from "./helpers.ts";
 import { testCertificates } from "./peers/certs.ts";
 
 const encoder = new TextEncoder();
@@ -93,18 +93,8 @@ async function readExactly(conn: Connection, length: number, what: string): Prom
 }
 
 /** Reads a unisock connection to its end (bounded): the byte count and sha256 of what came. */
-async function drainConn(conn: Connection, what: string): Promise<{ bytes: number; sha256: string }> {
-  return await within((async () => {
-    const hash = createHash("sha256");
-    const buffer = new Uint8Array(64 * 1024);
-    let bytes = 0;
-    let count: number | null;
-    while ((count = await conn.read(buffer)) !== null) {
-      hash.update(buffer.subarray(0, count));
-      bytes += count;
-    }
-    return { bytes, sha256: hash.digest("hex") };
-  })(), `reading ${what} to its end`);
+function drainConn(conn: Connection, what: string): Promise<{ bytes: number; sha256: string }> {
+  return within(drain(conn), `reading ${what} to its end`);
 }
 
 /** Reads a unisock connection to its end (bounded) as text. */
