@@ -25,6 +25,7 @@ import { denoUdpBind } from "./udp.ts";
 import { deno } from "./deno_api.ts";
 import type { DenoTcpConn, DenoTcpListener } from "./deno_api.ts";
 import { checkTlsKeys, nodeStartTls } from "../node/tls.ts";
+import { nodeDriver } from "../node/driver.ts";
 
 function denoTcpEnds(conn: DenoTcpConn): ConnectionEnds<IpSocketAddress> {
   return tcpEnds(conn.localAddr.hostname, conn.localAddr.port, conn.remoteAddr.hostname, conn.remoteAddr.port);
@@ -45,14 +46,18 @@ async function tcpConnect(request: TcpConnectRequest): Promise<RawConnection> {
   return new DenoConnection(conn, denoTcpEnds(conn));
 }
 
+/** What Deno's listeners cannot do, the same with or without TLS: the error, or undefined. */
+function unsupportedListen(request: TcpListenRequest): Error | undefined {
+  const target = formatSocketAddress(request);
+  if (request.backlog !== undefined) return socketError("not-supported", "tcp.listen", target, "Deno cannot set the backlog");
+  if (request.ipv6Only) return socketError("not-supported", "tcp.listen", target, "Deno cannot set IPV6_V6ONLY");
+  return undefined;
+}
+
 function tcpListen(request: TcpListenRequest): Promise<RawListener> {
   const target = formatSocketAddress(request);
-  if (request.backlog !== undefined) {
-    return Promise.reject(socketError("not-supported", "tcp.listen", target, "Deno cannot set the backlog"));
-  }
-  if (request.ipv6Only) {
-    return Promise.reject(socketError("not-supported", "tcp.listen", target, "Deno cannot set IPV6_V6ONLY"));
-  }
+  const unsupported = unsupportedListen(request);
+  if (unsupported !== undefined) return Promise.reject(unsupported);
   let listener: DenoTcpListener;
   try {
     listener = deno().listen({ hostname: request.address, port: request.port, transport: "tcp" });
@@ -102,6 +107,14 @@ export const denoDriver: Driver = {
   lookup,
   checkTlsKeys,
   startTls: nodeStartTls,
-  // No tlsSockets: Deno's node:tls over its net.Socket loses the end of stream of a large
-  // transfer whose reader paused (docs/tls.md); over the Duplex it does not.
+  // TLS connections open node:net sockets: Deno's node:tls runs its native TLSWrap right on
+  // their TCP handle, much faster than over a Duplex of Deno.connect's socket (docs/tls.md).
+  // Flow control there stops the TCP handle, not the TLS socket (node/tls.ts, denoTlsFlow).
+  tlsSockets: {
+    tcpConnect: nodeDriver.tcpConnect,
+    tcpListen: (request) => {
+      const unsupported = unsupportedListen(request);
+      return unsupported === undefined ? nodeDriver.tcpListen(request) : Promise.reject(unsupported);
+    },
+  },
 };

@@ -162,13 +162,14 @@ export function nodeStartTls<A extends Address>(
       transport?.destroy();
       raw.close();
     });
-    // Deno's TLS socket over a stream loses its end of stream once paused and resumed, and
-    // does not end the stream under it when it has sent close_notify: there, flow control
-    // holds the stream under TLS instead, and TLS's end is passed down by hand.
-    // (Over a net.Socket, pausing the socket under TLS breaks Deno's TLS writes: the Node
-    // driver there keeps pausing the TLS socket; the Deno driver's TLS is over the duplex.)
+    // Deno's TLS socket loses its end of stream once paused and resumed (see denoTlsFlow):
+    // there, flow control holds the stream under TLS instead. Over a Duplex, Deno's TLS
+    // also does not end the stream under it when it has sent close_notify: TLS's end is
+    // passed down by hand.
     let flow: FlowControl | undefined;
-    if (ON_DENO && transport !== undefined && !(transport instanceof net.Socket)) {
+    if (ON_DENO && transport instanceof net.Socket) {
+      flow = denoTlsFlow(socket);
+    } else if (ON_DENO && transport !== undefined) {
       const under = transport;
       flow = { pause: () => holdRawDuplex(under, true), resume: () => holdRawDuplex(under, false) };
       socket.once("finish", () => under.end());
@@ -222,6 +223,40 @@ export function nodeStartTls<A extends Address>(
       },
     );
   });
+}
+
+/** The native TCP handle under a Deno TLS socket over a `net.Socket`. */
+interface DenoTcpHandle {
+  readStart(): number;
+  readStop(): number;
+}
+
+/**
+ * Flow control for Deno's TLS socket over a `net.Socket`: stops and restarts reading the
+ * TCP handle under TLS, never the TLS socket itself. Deno's `TLSWrap.readStop` (what a
+ * paused TLS socket calls) only stops handing out cleartext, which it keeps decrypting into
+ * a buffer of its own; its `readStart` hands that buffer out, and if that makes the socket
+ * stop again, the end of stream held with it is dropped (deno ext/node/ops/tls_wrap.rs,
+ * `read_start`: `pending_eof` is cleared before `onread` is read again). The TCP handle's
+ * own `readStop` really stops reading, so the kernel holds the bytes back (and the sender).
+ */
+function denoTlsFlow(socket: tls.TLSSocket): FlowControl {
+  const handle = (socket as unknown as { _handle?: { _nativeTcpHandle?: DenoTcpHandle } })._handle?._nativeTcpHandle;
+  // Another layout than Deno 2.9's: without a handle, not pausing at all keeps the end.
+  if (handle === undefined) return { pause: () => {}, resume: () => {} };
+  let stopped = false;
+  return {
+    pause: () => {
+      if (stopped || socket.destroyed) return;
+      stopped = true;
+      handle.readStop();
+    },
+    resume: () => {
+      if (!stopped) return;
+      stopped = false;
+      if (!socket.destroyed) handle.readStart();
+    },
+  };
 }
 
 /** Wraps a TLS socket whose handshake is done; called in the turn that finished it. */
