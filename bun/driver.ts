@@ -25,20 +25,35 @@ import { bunError } from "./errors.ts";
 import { bunUnixConnect, bunUnixListen } from "./unix.ts";
 import { bunUdpBind } from "./udp.ts";
 import { bunStartTls } from "./tls.ts";
+import { BunTlsConnection, finishNativeTls, nativeListenable, nativeTlsConnect, nativeTlsListen } from "./native_tls.ts";
 import { checkTlsKeys, nodeStartTls } from "../node/tls.ts";
 
 function bunTcpEnds(socket: AnyBunSocket): ConnectionEnds<IpSocketAddress> {
   return tcpEnds(socket.localAddress, socket.localPort, socket.remoteAddress, socket.remotePort);
 }
 
+/** A client's ends: the remote one is the address it connected to (already canonical; Bun's getters are not free). */
+function bunClientEnds(socket: AnyBunSocket, request: TcpConnectRequest): ConnectionEnds<IpSocketAddress> {
+  return {
+    protocol: "tcp",
+    localAddress: ipSocketAddress(socket.localAddress, socket.localPort),
+    remoteAddress: { address: request.address, port: request.port, family: request.family },
+  };
+}
+
+
 async function tcpConnect(request: TcpConnectRequest): Promise<RawConnection> {
-  const connection = await bunConnect(
-    (socket) => bun().connect({ hostname: request.address, port: request.port, allowHalfOpen: true, socket }),
-    bunTcpEnds,
-    request.signal,
-    "tcp.connect",
-    formatSocketAddress(request),
-  );
+  // With `tls`, the socket speaks TLS from its first byte and `startTls` waits for its handshake.
+  const tls = request.tls;
+  const connection = tls?.side === "client"
+    ? await nativeTlsConnect(request, tls, (socket) => bunClientEnds(socket, request))
+    : await bunConnect(
+      (socket) => bun().connect({ hostname: request.address, port: request.port, allowHalfOpen: true, socket }),
+      bunTcpEnds,
+      request.signal,
+      "tcp.connect",
+      formatSocketAddress(request),
+    );
   if (request.noDelay) connection.setNoDelay(true);
   if (request.keepAlive) connection.setKeepAlive(true, 0);
   return connection;
@@ -50,14 +65,17 @@ function tcpListen(request: TcpListenRequest): Promise<RawListener> {
     return Promise.reject(socketError("not-supported", "tcp.listen", target, "Bun cannot set the backlog"));
   }
   const queue = new AcceptQueue<RawConnection>("tcp", target, (connection) => connection.close());
+  const tls = request.tls;
   try {
-    const listener = bun().listen({
-      hostname: request.address,
-      port: request.port,
-      allowHalfOpen: true,
-      ipv6Only: request.ipv6Only,
-      socket: acceptHandlers(queue, bunTcpEnds),
-    });
+    const listener = tls?.side === "server" && nativeListenable(tls)
+      ? nativeTlsListen(request.address, request.port, request.ipv6Only, tls, queue, bunTcpEnds)
+      : bun().listen({
+        hostname: request.address,
+        port: request.port,
+        allowHalfOpen: true,
+        ipv6Only: request.ipv6Only,
+        socket: acceptHandlers(queue, bunTcpEnds),
+      });
     return Promise.resolve({
       localAddress: ipSocketAddress(listener.hostname, listener.port),
       accept: () => queue.take(),
@@ -107,8 +125,13 @@ export const bunDriver: Driver = {
     "Bun.udpSocket binds IP addresses only, and Bun.listen/Bun.connect with `unix` are stream sockets",
   lookup,
   checkTlsKeys,
-  // Bun's own sockets upgrade natively (half-close works there, not with node:tls over a
-  // stream around them); the node:net sockets of `tlsSockets` go to node:tls.
+  // A socket opened with `tls` (bun/native_tls.ts) has its handshake under way: it is waited
+  // for. Bun's own plain sockets upgrade natively (half-close works there, not with node:tls
+  // over a stream around them); node:net sockets go to node:tls.
   startTls: (raw, options, signal) =>
-    raw instanceof BunConnection ? bunStartTls(raw, options, signal) : nodeStartTls(raw, options, signal),
+    raw instanceof BunTlsConnection && !raw.claimed && raw.options === options
+      ? finishNativeTls(raw, options, signal) as Promise<typeof raw>
+      : raw instanceof BunConnection
+      ? bunStartTls(raw, options, signal)
+      : nodeStartTls(raw, options, signal),
 };

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import type { X509Certificate } from "node:crypto";
 import tls from "node:tls";
 import type { IpSocketAddress, UnixSocketAddress } from "../core/address.ts";
 import type { RawConnection } from "../core/driver.ts";
@@ -113,7 +114,10 @@ export function bunStartTls<A extends Address>(
       if (done || secure === undefined) return;
       let serverName: string | null;
       if (options.side === "client") {
-        if (!success) return fail(authorizationError ?? new Error("TLS handshake failed"));
+        // `success` only says the handshake finished; the chain's verdict is `authorizationError`.
+        if (!success || authorizationError !== null || socket.authorized === false) {
+          return fail(authorizationError ?? new Error("TLS handshake failed"));
+        }
         const mismatch = identityError(socket, options);
         if (mismatch !== undefined) return fail(mismatch);
         serverName = options.serverName ?? null;
@@ -218,8 +222,16 @@ function identityError(socket: AnyBunSocket, options: CheckedTlsClient): Error |
   );
 }
 
-/** ALPN names in the wire format `upgradeTLS` takes: each one's length byte, then its bytes. */
-function alpnWire(names: string[] | undefined): ArrayBuffer | undefined {
+/**
+ * ALPN names in the wire format `upgradeTLS` (and `Bun.connect`/`Bun.listen`) take: each
+ * one's length byte, then its bytes.
+ *
+ * @example
+ * ```ts ignore
+ * alpnWire(["h2", "http/1.1"]); // 2 h 2 8 h t t p / 1 . 1
+ * ```
+ */
+export function alpnWire(names: string[] | undefined): ArrayBuffer | undefined {
   if (names === undefined) return undefined;
   const encoder = new TextEncoder();
   const parts = names.map((name) => encoder.encode(name));
@@ -306,11 +318,23 @@ function concat(chunks: Uint8Array[]): Uint8Array {
   return whole;
 }
 
-/** The session as `connection.tls` reports it, as the `node:tls` path fills it. */
-function tlsInfo(socket: BunSocket<unknown>, serverName: string | null): TlsInfo {
+/**
+ * The session as `connection.tls` reports it, as the `node:tls` path fills it.
+ *
+ * @example
+ * ```ts ignore
+ * connection.secured(tlsInfo(socket, "localhost"));
+ * ```
+ *
+ * @param certificate The peer's certificate, when the caller has it already.
+ */
+export function tlsInfo(
+  socket: BunSocket<unknown>,
+  serverName: string | null,
+  certificate: X509Certificate | undefined = socket.getPeerX509Certificate?.() ?? undefined,
+): TlsInfo {
   const cipher = socket.getCipher?.() ?? { name: "" };
   const protocol = socket.getTLSVersion?.();
-  const certificate = socket.getPeerX509Certificate?.() ?? undefined;
   let described: PeerCertificate | null | undefined;
   return {
     protocol: protocol === "TLSv1.2" ? "TLSv1.2" : "TLSv1.3",

@@ -7,7 +7,7 @@
  */
 import type { IpAddress, IpFamily, IpSocketAddress, UnixSocketAddress } from "./address.ts";
 import type { SocketError } from "./errors.ts";
-import type { CheckedTls, TlsInfo } from "./tls.ts";
+import type { CheckedTls, CheckedTlsClient, CheckedTlsServer, TlsInfo } from "./tls.ts";
 
 /** Names of the drivers. */
 export type DriverName = "node" | "deno" | "bun";
@@ -22,6 +22,12 @@ export interface TcpConnectRequest {
   signal?: AbortSignal;
   noDelay: boolean;
   keepAlive: boolean;
+  /**
+   * With `tls`: its options, for a driver whose socket can speak TLS from its first byte
+   * (Bun's `Bun.connect({ tls })`); its `startTls` then finishes that handshake. Other
+   * drivers ignore it.
+   */
+  tls?: CheckedTlsClient;
 }
 
 /** What a driver needs to listen on one address. */
@@ -32,6 +38,8 @@ export interface TcpListenRequest {
   backlog?: number;
   reuseAddress: boolean;
   ipv6Only: boolean;
+  /** With `tls`: its options, as for {@linkcode TcpConnectRequest.tls} (Bun's `Bun.listen({ tls })`). */
+  tls?: CheckedTlsServer;
 }
 
 /** Which families a lookup asks for. */
@@ -92,6 +100,15 @@ export interface UdpBindRequest {
   family: IpFamily;
   reuseAddress: boolean;
   ipv6Only: boolean;
+  /**
+   * Optional connected mode: connects the socket to this peer once bound (`connect(2)`
+   * where the runtime has it: Node's and Bun's sockets; Deno's `node:dgram` only records
+   * it). Then only the peer's datagrams reach the sink (the kernel filters, and the
+   * driver checks the sender where the runtime does not filter), and `send` goes to the
+   * peer without naming it. A driver whose runtime cannot connect (Deno's
+   * `Deno.listenDatagram`) binds unconnected: the socket's `remoteAddress` tells which.
+   */
+  connect?: { address: IpAddress; port: number };
 }
 
 /** One received datagram; `address` canonical. */
@@ -119,17 +136,22 @@ export interface OutgoingDatagram {
 /** A bound UDP socket as a driver gives it. Option setters throw `not-supported` where the runtime lacks them. */
 export interface RawUdpSocket {
   readonly localAddress: IpSocketAddress;
+  /** The peer it is connected to (bound with `connect`); undefined when unconnected. */
+  readonly remoteAddress?: IpSocketAddress;
   /**
-   * Sends one datagram. `undefined` when the runtime sent it at once and no longer needs
+   * Sends one datagram. On a connected socket `address` and `port` must be the peer's (the
+   * driver sends without them). `undefined` when the runtime sent it at once and no longer needs
    * `data` (no promise made); otherwise a promise that resolves once it no longer does.
    *
    * With `failed`, the caller promises not to touch `data` again and needs to hear only of
    * failures: a driver whose runtime reports a send later may then return `undefined` at
    * once and call `failed` (at most once, never synchronously from `send`) if the send
-   * fails. Without it, or where a driver knows at once, failures come as before.
+   * fails. Without it, or where a driver knows at once, failures come as before. On a
+   * connected socket a driver may instead leave failures to the sink's `error` (Node's does:
+   * a refused port comes there), and a failure the runtime does not report is then lost.
    */
   send(data: Uint8Array, address: IpAddress, port: number, failed?: (error: unknown) => void): Promise<void> | undefined;
-  /** Sends several in one call where the runtime has a batch send (Bun); resolves with how many went. */
+  /** Sends several in one call where the runtime has a batch send (Bun); resolves with how many went. On a connected socket, all to the peer. */
   sendMany?(datagrams: readonly OutgoingDatagram[]): Promise<number>;
   setBroadcast(on: boolean): void;
   setTtl(ttl: number): void;

@@ -120,6 +120,7 @@ export async function connectTcp(
           signal: attemptSignal,
           noDelay: options.noDelay === true,
           keepAlive: options.keepAlive === true,
+          tls,
         }),
       (connection: RawConnection) => connection.close(),
       limit.signal,

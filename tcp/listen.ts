@@ -90,6 +90,7 @@ export async function listenTcp(
     backlog,
     reuseAddress: true,
     ipv6Only: options.ipv6Only === true,
+    tls,
   });
   if (tls === undefined) return new Listener(raw, "tcp", driver);
   return new Listener(tlsRawListener(raw, "tcp", (connection) => driver.startTls(connection, tls)), "tcp", driver);
