@@ -7,7 +7,19 @@ import { formatSocketAddress, ipSocketAddress } from "../core/address.ts";
 import type { DatagramSink, RawUdpSocket, UdpBindRequest } from "../core/driver.ts";
 import { socketError } from "../core/errors.ts";
 import { bun } from "./bun_api.ts";
+import type { BunApi, BunUdpSocket } from "./bun_api.ts";
 import { bunError } from "./errors.ts";
+
+/** `Bun.udpSocket` with its `connect` option: the socket is then connected (`connect(2)`). */
+type UdpSocketConnecting = (
+  options: Parameters<BunApi["udpSocket"]>[0] & { connect?: { hostname: string; port: number } },
+) => Promise<BunUdpSocket>;
+
+/** A connected `Bun.udpSocket` sends without a destination (with one, it throws). */
+interface BunConnectedUdpSocket {
+  send(data: Uint8Array): boolean;
+  sendMany(packets: readonly Uint8Array[]): number;
+}
 
 /**
  * Binds a UDP socket with `Bun.udpSocket`.
@@ -21,12 +33,15 @@ export async function bunUdpBind(request: UdpBindRequest, sink: DatagramSink): P
   if (request.ipv6Only) throw socketError("not-supported", "udp.bind", target, "Bun.udpSocket cannot set IPV6_V6ONLY");
   let closed = false;
   const drains: (() => void)[] = [];
+  const peer = request.connect;
   let socket;
   try {
-    socket = await bun().udpSocket({
+    const api = bun();
+    socket = await (api.udpSocket as UdpSocketConnecting).call(api, {
       binaryType: "uint8array",
       hostname: request.address,
       port: request.port,
+      ...(peer === undefined ? {} : { connect: { hostname: peer.address, port: peer.port } }),
       socket: {
         data: (_socket, data, port, address) => {
           if (closed) return;
@@ -49,12 +64,19 @@ export async function bunUdpBind(request: UdpBindRequest, sink: DatagramSink): P
   const bound = socket;
   const localAddress = ipSocketAddress(bound.address.address, bound.address.port);
   const label = formatSocketAddress(localAddress);
+  const remoteAddress = peer === undefined ? undefined : ipSocketAddress(peer.address, peer.port);
+  const connected = remoteAddress === undefined ? undefined : bound as unknown as BunConnectedUdpSocket;
+  /** Sends one datagram; false when the send buffer is full. */
+  const transmit = connected === undefined
+    ? (data: Uint8Array, address: string, port: number) => bound.send(data, port, address)
+    : (data: Uint8Array) => connected.send(data);
   return {
     localAddress,
+    remoteAddress,
     send(data, address, port) {
       if (closed) return Promise.reject(socketError("invalid-state", "udp.send", label, "socket is closed"));
       try {
-        if (bound.send(data, port, address)) return undefined;
+        if (transmit(data, address, port)) return undefined;
       } catch (error) {
         return Promise.reject(bunError(error, "udp.send", formatSocketAddress({ address, port })));
       }
@@ -62,9 +84,10 @@ export async function bunUdpBind(request: UdpBindRequest, sink: DatagramSink): P
     },
     async sendMany(datagrams) {
       if (closed) throw socketError("invalid-state", "udp.sendMany", label, "socket is closed");
-      const packets: (Uint8Array | number | string)[] = [];
-      for (const { data, address, port } of datagrams) packets.push(data, port, address);
       try {
+        if (connected !== undefined) return connected.sendMany(datagrams.map((datagram) => datagram.data));
+        const packets: (Uint8Array | number | string)[] = [];
+        for (const { data, address, port } of datagrams) packets.push(data, port, address);
         return bound.sendMany(packets);
       } catch (error) {
         throw bunError(error, "udp.sendMany", label);
@@ -91,7 +114,7 @@ export async function bunUdpBind(request: UdpBindRequest, sink: DatagramSink): P
       if (closed) throw socketError("invalid-state", "udp.send", label, "socket is closed");
       let sent: boolean;
       try {
-        sent = bound.send(data, port, address);
+        sent = transmit(data, address, port);
       } catch (error) {
         throw bunError(error, "udp.send", formatSocketAddress({ address, port }));
       }

@@ -1,6 +1,9 @@
 /**
  * UDP for the Deno driver: `Deno.listenDatagram` when Deno runs with `--unstable-net`,
- * otherwise Deno's own `node:dgram`.
+ * otherwise Deno's own `node:dgram`. A `connect` in the bind request is honoured by the
+ * latter only (Deno's `node:dgram` records the peer, and the Node driver's code checks
+ * each sender); `Deno.listenDatagram` cannot connect, so its sockets stay unconnected
+ * (`remoteAddress` undefined) and send to the address given.
  *
  * @module
  */

