@@ -26,19 +26,16 @@
  * which also opens the one DoT or DoH connection (each transport uses one, reused).
  *
  * Mind the server: unbound 1.17 leaves Nagle's algorithm on for its DNS-over-TLS
- * connections (it sets TCP_NODELAY only for HTTP, `http-nodelay`), so an answer it writes
- * while the previous one is not yet acknowledged waits for the client's delayed ACK (up to
- * 40 ms on Linux). With many queries in flight that stall, not the client, limits the DoT
- * figure, the more so the faster the client reads (Bun). Against a DoT server on
- * loopback that sets TCP_NODELAY (unisock's own `tcp.listen` with `tls`, answering from
- * memory, in the same process), the same client did about 14,000 lookups/s on Bun (13,600
- * through the Node driver there; 5,700 on Node, whose server then shares the client's
- * thread); with Nagle on in that server, about 700 on Bun. The DoT client keeps at most 16
- * queries written and unanswered per connection (resolve/wire/dot.ts, `WINDOW`): with more
- * waiting, the query written after each answer read carries the ACK unbound waits for, which
- * about doubled (Node) to quadrupled (Bun) the DoT figure here. Below 16 queries in flight it
- * cannot help: a lone lookup's second answer still waits for the delayed ACK about one time
- * in ten (p90 ~42 ms against p50 ~0.7 ms, serial lookups over DoT to unbound 1.17).
+ * connections (it sets TCP_NODELAY only for HTTP, `http-nodelay`, and has no such option for
+ * DoT), so an answer it writes while the previous one is not yet acknowledged waits for the
+ * client's delayed ACK (up to 40 ms on Linux). The DoT client keeps at most 16 queries
+ * written and unanswered per connection (resolve/wire/dot.ts, `WINDOW`), so that the write
+ * after each answer read carries the ACK unbound waits for, and writes the queries of one
+ * turn of the event loop together (one TLS record); below 16 queries in flight the window
+ * cannot help: a lone lookup's second answer still waits for the delayed ACK about one
+ * time in ten (p90 ~42 ms against p50 ~0.7 ms, serial lookups over DoT to unbound 1.17).
+ * DoH runs on unisock's own HTTP/2 client (resolve/wire/doh.ts), GET `?dns=`, the HEADERS
+ * frames of one turn written together.
  *
  * @module
  */

@@ -5,16 +5,21 @@
  * chunks; the clock runs from when both ends are connected until the client finished
  * sending (FIN included) and the server has read every byte up to end of stream.
  *
- * - unisock: `Listener.accept()`, the server `read(buffer)`s into a reused 64 KiB buffer
- *   until null; the client `await conn.write(chunk)` then `closeWrite()`.
- * - native, Node: `node:net` (`{ host, port }` or `{ path }`), the client writes until
- *   `write()` returns false and waits for 'drain'; the server counts bytes in 'data'.
- * - native, Deno: `Deno.listen`/`Deno.connect` (`transport: "tcp"` or `"unix"`), a
- *   `conn.write` loop that handles partial writes; the server `conn.read`s into a reused
- *   64 KiB buffer.
- * - native, Bun: `Bun.listen`/`Bun.connect` (`{ hostname, port }` or `{ unix }`),
- *   `socket.write` returns the bytes taken, the rest goes on 'drain'; the server counts
- *   bytes in 'data'.
+ * Both sides' receivers do the same work, chosen by `--reader`:
+ *
+ * - `read` (default): the bytes end up in the receiver's own reused 64 KiB buffer.
+ *   unisock `read(buffer)`s into it until null; native Node and Bun copy each `'data'`
+ *   chunk into it (in 64 KiB pieces when longer), as unisock's `read(buffer)` must; Deno
+ *   `conn.read`s into it.
+ * - `readable`: the receiver gets chunks it owns. unisock iterates `conn.readable`;
+ *   native Node and Bun take their `'data'` chunks; Deno iterates `conn.readable`.
+ *
+ * Senders: unisock `await conn.write(chunk)` then `closeWrite()`; native Node `node:net`
+ * (`{ host, port }` or `{ path }`) writes until `write()` returns false and waits for
+ * 'drain'; native Deno `Deno.listen`/`Deno.connect` (`transport: "tcp"` or `"unix"`), a
+ * `conn.write` loop that handles partial writes; native Bun `Bun.listen`/`Bun.connect`
+ * (`{ hostname, port }` or `{ unix }`, `binaryType: "uint8array"` as unisock asks for),
+ * `socket.write` returns the bytes taken, the rest goes on 'drain'.
  *
  * Not a bench itself.
  *
@@ -44,6 +49,21 @@ const CHUNK_BYTES = new Uint8Array(CHUNK).map((_, i) => i & 0xff);
 
 function checkReceived(side: string, received: number, total: number): void {
   if (received !== total) throw new Error(`${side}: received ${received} bytes, sent ${total}`);
+}
+
+/**
+ * Copies `chunk` into `buffer` (from its start, in 64 KiB pieces when it is longer): what
+ * a native Node or Bun receiver does to end with the bytes in its own buffer, as
+ * unisock's `read(buffer)` must.
+ */
+export function copyInto(buffer: Uint8Array, chunk: Uint8Array): void {
+  if (chunk.length <= buffer.length) {
+    buffer.set(chunk);
+    return;
+  }
+  for (let offset = 0; offset < chunk.length; offset += buffer.length) {
+    buffer.set(chunk.subarray(offset, Math.min(offset + buffer.length, chunk.length)));
+  }
 }
 
 /** What the unisock round uses of a `Connection`. */
@@ -151,7 +171,13 @@ function nodeRound(next: () => StreamTarget): RoundFn {
     const start = clock();
     const receiving = new Promise<number>((resolve, reject) => {
       let received = 0;
-      serverSocket.on("data", (chunk: Buffer) => (received += chunk.length));
+      if (receiveWith.reader === "read") {
+        const buffer = new Uint8Array(CHUNK);
+        serverSocket.on("data", (chunk: Buffer) => {
+          copyInto(buffer, chunk);
+          received += chunk.length;
+        });
+      } else serverSocket.on("data", (chunk: Buffer) => (received += chunk.length));
       serverSocket.on("end", () => resolve(received));
       serverSocket.on("error", reject);
     });
@@ -182,6 +208,8 @@ function nodeRound(next: () => StreamTarget): RoundFn {
 /** What the Deno round uses of a `Deno.TcpConn` or `Deno.UnixConn`. */
 interface DenoStream {
   read(buffer: Uint8Array): Promise<number | null>;
+  /** Deno's conns have it; the driver's small Deno types leave it out. */
+  readonly readable?: ReadableStream<Uint8Array>;
   write(bytes: Uint8Array): Promise<number>;
   closeWrite(): Promise<void>;
   close(): void;
@@ -211,8 +239,14 @@ function denoRound(next: () => StreamTarget): RoundFn {
 
     const start = clock();
     const receiving = (async () => {
-      const buffer = new Uint8Array(CHUNK);
       let received = 0;
+      if (receiveWith.reader === "readable") {
+        const readable = server.readable;
+        if (readable === undefined) throw new Error("Deno.connect: this conn has no readable");
+        for await (const chunk of readable) received += chunk.length;
+        return received;
+      }
+      const buffer = new Uint8Array(CHUNK);
       let count: number | null;
       while ((count = await server.read(buffer)) !== null) received += count;
       return received;
@@ -252,6 +286,8 @@ function bunRound(next: () => StreamTarget): RoundFn {
     const bun = globals.Bun!;
     const target = next();
     let received = 0;
+    const buffer = new Uint8Array(CHUNK);
+    const copying = receiveWith.reader === "read";
     let onAccept!: () => void;
     const acceptedPromise = new Promise<void>((resolve) => (onAccept = resolve));
     let onEnd!: (received: number) => void;
@@ -261,17 +297,24 @@ function bunRound(next: () => StreamTarget): RoundFn {
       onServerError = reject;
     });
     const serverHandler: BunSocketHandler<undefined> = {
+      binaryType: "uint8array",
       open: (socket) => {
         defer(() => socket.terminate());
         onAccept();
       },
-      data: (_socket, data) => void (received += data.length),
+      data: copying
+        ? (_socket, data) => {
+          copyInto(buffer, data);
+          received += data.length;
+        }
+        : (_socket, data) => void (received += data.length),
       end: () => onEnd(received),
       close: () => onEnd(received),
       error: (_socket, error) => onServerError(error),
     };
     let onClientError!: (error: Error) => void;
     const clientHandler: BunSocketHandler<BunClientState> = {
+      binaryType: "uint8array",
       drain: (socket) => socket.data?.pump(),
       error: (_socket, error) => onClientError(error),
       close: (_socket, error) => onClientError(error ?? new Error("Bun.connect: the socket closed early")),
@@ -331,10 +374,13 @@ export function nativeRound(next: () => StreamTarget): RoundFn {
   return runtime === "deno" ? denoRound(next) : runtime === "bun" ? bunRound(next) : nodeRound(next);
 }
 
-/** What `nativeRound` uses, for the report. */
+/** What `nativeRound` uses, for the report: the API and how its receiver gets the bytes. */
 export function nativeApi(transport: StreamTarget["transport"]): string {
   const api = runtime === "deno" ? "Deno.connect/Deno.listen" : runtime === "bun" ? "Bun.connect/Bun.listen" : "node:net";
-  return transport === "tcp" ? api : `${api} (${runtime === "node" ? "path" : "unix"})`;
+  const how = runtime === "deno"
+    ? receiveWith.reader === "read" ? "conn.read into a reused buffer" : "conn.readable"
+    : receiveWith.reader === "read" ? "'data' chunks copied into a reused buffer" : "'data' chunks";
+  return `${transport === "tcp" ? api : `${api} (${runtime === "node" ? "path" : "unix"})`}, ${how}`;
 }
 
 /** One round's figures: MB/s, and CPU seconds spent per GB moved. */

@@ -24,14 +24,20 @@
  * which holds both ends), a steadier figure than MB/s on a busy machine. The last line is
  * `tcp_throughput RUNTIME VERSION: unisock N MB/s, native N MB/s, ratio R` (medians).
  *
- * - unisock: `Listener.accept()`, the server `read(buffer)`s into a reused 64 KiB buffer
- *   until null; the client `await conn.write(chunk)` then `closeWrite()`.
+ *   --reader R     how both receivers get the bytes (BENCH_READER, default read):
+ *                  `read`, into the receiver's own reused 64 KiB buffer (unisock `read(buffer)`,
+ *                  Deno `conn.read`, Node and Bun copy each 'data' chunk into it), or
+ *                  `readable`, chunks the receiver owns (unisock and Deno `conn.readable`,
+ *                  Node and Bun 'data' chunks): the same work on both sides either way
+ *
+ * - unisock: `Listener.accept()`, the server reads as `--reader` says until end of stream;
+ *   the client `await conn.write(chunk)` then `closeWrite()`.
  * - native, Node: `node:net`, the client writes until `write()` returns false and waits for
- *   'drain'; the server counts bytes in 'data'.
+ *   'drain'.
  * - native, Deno: `Deno.listen`/`Deno.connect`, a `conn.write` loop that handles partial
- *   writes; the server `conn.read`s into a reused 64 KiB buffer.
+ *   writes.
  * - native, Bun: `Bun.listen`/`Bun.connect`, `socket.write` returns the bytes taken, the
- *   rest goes on 'drain'; the server counts bytes in 'data'.
+ *   rest goes on 'drain'.
  *
  * @module
  */
@@ -47,7 +53,6 @@ const SIDES: readonly Side[] = ["unisock", "native"];
 
 const TCP = (): StreamTarget => ({ transport: "tcp" });
 const ROUNDS: Record<Side, RoundFn> = { unisock: unisockRound(TCP), native: nativeRound(TCP) };
-const NATIVE_API = nativeApi("tcp");
 
 // ---------------------------------------------------------------------------
 // Report
@@ -62,6 +67,7 @@ function row(label: string, order: string, unisock: Figures | undefined, native:
 async function main(): Promise<void> {
   const options = parseStreamOptions(BENCH, process.argv.slice(2), SIDES);
   const total = Math.round(options.mib * MIB);
+  const NATIVE_API = nativeApi("tcp");
   const print = options.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
 
   print(

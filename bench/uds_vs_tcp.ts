@@ -13,6 +13,10 @@
  *   --json         print one JSON line with the figures instead of the table (BENCH_JSON=1);
  *                  the table then goes to stderr
  *   --only SIDE    run only `uds`, `tcp` or `native` (for profiling one side; no ratios)
+ *   --reader R     how every receiver gets the bytes (BENCH_READER, default read): `read`
+ *                  into its own reused 64 KiB buffer (native Node and Bun copy each 'data'
+ *                  chunk into it, Deno `conn.read`), or `readable`, chunks it owns (native
+ *                  Node and Bun 'data' chunks, Deno `conn.readable`); see tcp_throughput.ts
  *
  * Three sides, each round the same as in tcp_throughput.ts (bench/stream_throughput.ts:
  * a fresh listener and connection, the whole amount in 64 KiB chunks from the client to
