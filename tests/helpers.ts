@@ -196,3 +196,38 @@ export async function readUntil(conn: Connection, until: string, ms = STEP_MS): 
   }
   return text;
 }
+
+/**
+ * Closes what a test opened, last first, whatever happened (`await using cleanup = new
+ * Cleanup()`). Something added after the clean-up ran is closed at once.
+ */
+export class Cleanup {
+  readonly #tasks: (() => unknown)[] = [];
+  #disposed = false;
+  /** Registers `close` for `value` and returns `value`. */
+  add<T>(value: T, close: (value: T) => unknown): T {
+    if (this.#disposed) void Promise.resolve().then(() => close(value)).catch(() => {});
+    else this.#tasks.push(() => close(value));
+    return value;
+  }
+  connection<T extends Connection>(conn: T): T {
+    return this.add(conn, (c) => c.close());
+  }
+  listener<T extends Listener<IpSocketAddress>>(listener: T): T {
+    return this.add(listener, (l) => l.close());
+  }
+  /** An AbortSignal aborted by the clean-up (for a handshake that may never end). */
+  signal(): AbortSignal {
+    return this.add(new AbortController(), (c) => c.abort(new Error("the test is over"))).signal;
+  }
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.#disposed = true;
+    for (const task of this.#tasks.reverse()) {
+      try {
+        await task();
+      } catch {
+        // closing is best effort; the test's own failure is what counts
+      }
+    }
+  }
+}

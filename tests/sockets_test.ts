@@ -19,7 +19,7 @@ import type { TlsServerOptions } from "../core/tls.ts";
 import { createNetwork, tcp } from "../mod.ts";
 import { ambientNetwork } from "../network/ambient.ts";
 import { connect, Socket, SocketsApiError } from "../sockets/mod.ts";
-import { closedPort, drain, patternBytes, portOf, STEP_MS, within } from "./helpers.ts";
+import { Cleanup as BaseCleanup, closedPort, drain, patternBytes, portOf, STEP_MS, within } from "./helpers.ts";
 import { testCertificates } from "./peers/certs.ts";
 
 const encoder = new TextEncoder();
@@ -29,37 +29,13 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 type Conn = Connection<IpSocketAddress>;
 
-/** Closes what a test opened, last first, whatever happened. */
-class Cleanup {
-  readonly #tasks: (() => unknown)[] = [];
-  add<T>(value: T, close: (value: T) => unknown): T {
-    this.#tasks.push(() => close(value));
-    return value;
-  }
+/** The shared clean-up, which also closes Sockets API sockets. */
+class Cleanup extends BaseCleanup {
   /** A socket: closed, and its `closed` awaited (bounded). */
   socket(socket: Socket): Socket {
     return this.add(socket, async (s) => {
       await within(s.close(), "closing a socket");
     });
-  }
-  connection<T extends Conn>(conn: T): T {
-    return this.add(conn, (c) => c.close());
-  }
-  listener<T extends Listener<IpSocketAddress>>(listener: T): T {
-    return this.add(listener, (l) => l.close());
-  }
-  /** An AbortSignal aborted by the clean-up (for a handshake that may never end). */
-  signal(): AbortSignal {
-    return this.add(new AbortController(), (c) => c.abort(new Error("the test is over"))).signal;
-  }
-  async [Symbol.asyncDispose](): Promise<void> {
-    for (const task of this.#tasks.reverse()) {
-      try {
-        await task();
-      } catch {
-        // closing is best effort; the test's own failure is what counts
-      }
-    }
   }
 }
 

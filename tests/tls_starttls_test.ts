@@ -19,7 +19,7 @@ import type { TlsClientOptions, TlsServerOptions } from "../core/tls.ts";
 import { SocketError } from "../core/errors.ts";
 import type { Listener } from "../core/listener.ts";
 import type { Network } from "../network/network.ts";
-import { networks, portOf, rejectsWith, STEP_MS, within } from "./helpers.ts";
+import { Cleanup as BaseCleanup, networks, portOf, rejectsWith, STEP_MS, within } from "./helpers.ts";
 import { testCertificates } from "./peers/certs.ts";
 import { runOpensslClient } from "./peers/openssl.ts";
 import { withTempDir } from "./unix_helpers.ts";
@@ -79,38 +79,16 @@ async function readToEnd(conn: Connection, what: string): Promise<{ text: string
   })(), `reading ${what} to its end`);
 }
 
-/** Closes what a test opened, last first, whatever happened. */
-class Cleanup {
-  readonly #tasks: (() => unknown)[] = [];
-  #disposed = false;
-  /** Registers `close` for `value` and returns `value` (closed at once when the clean-up already ran). */
-  add<T>(value: T, close: (value: T) => unknown): T {
-    if (this.#disposed) void Promise.resolve().then(() => close(value)).catch(() => {});
-    else this.#tasks.push(() => close(value));
-    return value;
-  }
-  connection<T extends Connection>(conn: T): T {
-    return this.add(conn, (c) => c.close());
-  }
+/** The shared clean-up, which also runs `startTls` so that a handshake still under way is aborted at the end. */
+class Cleanup extends BaseCleanup {
   /**
    * `conn.startTls(options)` whose result is closed with the rest, and which is aborted by
    * the clean-up while still under way: a handshake that never ends leaves nothing open.
    */
   startTls<T extends Connection>(conn: T, options: TlsClientOptions | TlsServerOptions): Promise<T> {
-    const controller = this.add(new AbortController(), (c) => c.abort(new Error("the test is over")));
-    const secure = conn.startTls(options, { signal: controller.signal }) as Promise<T>;
+    const secure = conn.startTls(options, { signal: this.signal() }) as Promise<T>;
     secure.then((done) => this.connection(done), () => {});
     return secure;
-  }
-  async [Symbol.asyncDispose](): Promise<void> {
-    this.#disposed = true;
-    for (const task of this.#tasks.reverse()) {
-      try {
-        await task();
-      } catch {
-        // closing is best effort; the test's own failure is what counts
-      }
-    }
   }
 }
 
