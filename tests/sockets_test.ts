@@ -77,34 +77,37 @@ function drainConn(conn: Connection, what: string): Promise<{ bytes: number; sha
 async function connText(conn: Connection, what: string): Promise<string> {
   return await within((async () => {
     const buffer = new Uint8Array(4096);
+    const streamDecoder = new TextDecoder();
     let text = "";
     let count: number | null;
-    while ((count = await conn.read(buffer)) !== null) text += decoder.decode(buffer.subarray(0, count), { stream: true });
-    return text;
+    while ((count = await conn.read(buffer)) !== null) text += streamDecoder.decode(buffer.subarray(0, count), { stream: true });
+    return text + streamDecoder.decode();
   })(), `reading ${what} to its end`);
 }
 
 /** Reads from a socket's reader until the text contains `until` (bounded); throws at end of stream before it. */
 async function readUntil(reader: ReadableStreamDefaultReader<Uint8Array>, until: string, what: string): Promise<string> {
   return await within((async () => {
+    const streamDecoder = new TextDecoder();
     let text = "";
     while (!text.includes(until)) {
       const { done, value } = await reader.read();
       if (done) throw new Error(`end of stream while reading ${what}, after ${JSON.stringify(text)}`);
-      text += decoder.decode(value, { stream: true });
+      text += streamDecoder.decode(value, { stream: true });
     }
-    return text;
+    return text + streamDecoder.decode();
   })(), `reading ${what}`);
 }
 
 /** Reads a socket's reader to its end (bounded); the text. */
 async function readerText(reader: ReadableStreamDefaultReader<Uint8Array>, what: string): Promise<string> {
   return await within((async () => {
+    const streamDecoder = new TextDecoder();
     let text = "";
     for (;;) {
       const { done, value } = await reader.read();
-      if (done) return text;
-      text += decoder.decode(value, { stream: true });
+      if (done) return text + streamDecoder.decode();
+      text += streamDecoder.decode(value, { stream: true });
     }
   })(), `reading ${what} to its end`);
 }
@@ -243,7 +246,7 @@ describe("Sockets API: connect()", () => {
     await within(written, "the early write");
     const first = await within(read, "the early read");
     assert.equal(first.done, false);
-    let text = decoder.decode(first.value, { stream: true });
+    let text = decoder.decode(first.value);
     if (!text.includes("\n")) text += await readUntil(reader, "\n", "the rest of the echo");
     assert.equal(text, "early bird\n");
     assert.equal(opened, true);

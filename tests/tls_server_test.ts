@@ -32,11 +32,12 @@ async function readToEnd(conn: Connection): Promise<string> {
 async function reverseLines(conn: Connection): Promise<void> {
   const buffer = new Uint8Array(4096);
   const signal = AbortSignal.timeout(WAIT_MS);
+  const streamDecoder = new TextDecoder();
   let pending = "";
   try {
     let count: number | null;
     while ((count = await conn.read(buffer, { signal })) !== null) {
-      pending += decoder.decode(buffer.subarray(0, count), { stream: true });
+      pending += streamDecoder.decode(buffer.subarray(0, count), { stream: true });
       let end: number;
       while ((end = pending.indexOf("\n")) !== -1) {
         const line = pending.slice(0, end);
