@@ -5,13 +5,18 @@ import dnsPacket from "dns-packet";
 import { SocketError } from "../core/errors.ts";
 import type { Driver } from "../core/driver.ts";
 import { parseServer } from "../resolve/wire/config.ts";
+import type { EncryptedNameServer } from "../resolve/wire/config.ts";
+import { dohChannel } from "../resolve/wire/doh.ts";
 import { encodePaddedQuery, encryptedCounters, padQuery } from "../resolve/wire/encrypted.ts";
+import { decodeHuffman, encodeLiteral, HpackDecoder, HpackError } from "../resolve/wire/hpack.ts";
 import { encodeQuery, frameForTcp, TcpFrameReader } from "../resolve/wire/packet.ts";
 import { tcp } from "../mod.ts";
 import { WireResolver } from "../resolve/wire/wire_resolver.ts";
 import type { WireResolverOptions } from "../resolve/wire/options.ts";
 import { networks, rejectsWith } from "./helpers.ts";
 import { testCertificates } from "./peers/certs.ts";
+import { h2Frame, joinFrames, startFakeH2 } from "./peers/fake_h2.ts";
+import type { FakeH2Server, FakeH2Session, H2Frame } from "./peers/fake_h2.ts";
 import type { TestCertificates } from "./peers/certs.ts";
 import { freeTcpUdpPort, startUnbound } from "./peers/unbound.ts";
 import type { UnboundPeer } from "./peers/unbound.ts";
@@ -85,6 +90,74 @@ describe("encrypted transports: name servers as written", () => {
   });
 });
 
+describe("DNS over HTTPS: HPACK (RFC 7541)", () => {
+  const hex = (text: string) => new Uint8Array(text.match(/../g)!.map((pair) => parseInt(pair, 16)));
+
+  it("decodes the RFC's request examples (C.3, no Huffman; C.4, Huffman), the dynamic table across blocks", () => {
+    const plain = new HpackDecoder();
+    assert.deepEqual(plain.decode(hex("828684410f7777772e6578616d706c652e636f6d")), [
+      [":method", "GET"], [":scheme", "http"], [":path", "/"], [":authority", "www.example.com"],
+    ]);
+    assert.deepEqual(plain.decode(hex("828684be58086e6f2d6361636865")), [
+      [":method", "GET"], [":scheme", "http"], [":path", "/"], [":authority", "www.example.com"], ["cache-control", "no-cache"],
+    ]);
+    const huffman = new HpackDecoder();
+    assert.deepEqual(huffman.decode(hex("828684418cf1e3c2e5f23a6ba0ab90f4ff")), [
+      [":method", "GET"], [":scheme", "http"], [":path", "/"], [":authority", "www.example.com"],
+    ]);
+  });
+
+  it("decodes the RFC's response examples with eviction (C.6, Huffman, table size 256)", () => {
+    const decoder = new HpackDecoder(256);
+    const first = decoder.decode(hex(
+      "488264025885aec3771a4b6196d07abe941054d444a8200595040b8166e082a62d1bff6e919d29ad171863c78f0b97c8e9ae82ae43d3",
+    ));
+    assert.deepEqual(first, [[":status", "302"], ["cache-control", "private"], ["date", "Mon, 21 Oct 2013 20:13:21 GMT"], ["location", "https://www.example.com"]]);
+    assert.deepEqual(decoder.decode(hex("4883640effc1c0bf")), [
+      [":status", "307"], ["cache-control", "private"], ["date", "Mon, 21 Oct 2013 20:13:21 GMT"], ["location", "https://www.example.com"],
+    ]);
+  });
+
+  it("refuses bad Huffman padding, EOS, and an index past the table", () => {
+    assert.throws(() => decodeHuffman(hex("f1e3c2e5f23a6ba0ab90f400")), HpackError);
+    assert.throws(() => decodeHuffman(hex("ffffffff")), HpackError);
+    assert.throws(() => new HpackDecoder().decode(hex("be")), HpackError);
+  });
+
+  it("encodes literals without indexing that it decodes back", () => {
+    const out: number[] = [];
+    encodeLiteral(out, 4, "", `/dns-query?dns=${"A".repeat(200)}`);
+    encodeLiteral(out, 0, "x-test", "1");
+    assert.deepEqual(new HpackDecoder().decode(new Uint8Array(out)), [[":path", `/dns-query?dns=${"A".repeat(200)}`], ["x-test", "1"]]);
+  });
+});
+
+describe("DNS over HTTPS: a TLS server that does not agree to HTTP/2", () => {
+  it("→ temporary-resolver-failure naming ALPN, no plaintext query", async () => {
+    const certificates = await testCertificates();
+    const listener = await tcp.listen({ hostname: "127.0.0.1", port: 0, tls: { cert: certificates.server.cert, key: certificates.server.key } });
+    const serving = (async () => {
+      for await (const conn of listener) conn.close();
+    })();
+    try {
+      await using resolver = new WireResolver({
+        nameservers: [`https://127.0.0.1:${listener.localAddress.port}/dns-query#localhost`],
+        hosts: {},
+        search: [],
+        timeout: 3000,
+        attempts: 1,
+        ca: certificates.ca.cert,
+      }, networks()[0].driver);
+      const error = await rejectsWith(resolver.resolve("a.unisock.test", "ipv4"), "temporary-resolver-failure");
+      assert.match(error.message, /HTTP\/2 \(ALPN/);
+      assert.equal(resolver.stats.udpQueries + resolver.stats.tcpQueries, 0);
+    } finally {
+      listener.close();
+      await serving;
+    }
+  });
+});
+
 let certs: TestCertificates;
 let peer: UnboundPeer;
 /** A second unbound that closes a TCP connection after 300 ms with no query on it. */
@@ -97,17 +170,18 @@ interface Transport {
 }
 
 function transports(): Transport[] {
-  const list: Transport[] = networks().map(({ name, driver }) => ({
-    label: `DNS over TLS (${name} driver)`,
-    driver,
-    server: (p: UnboundPeer, name = "localhost") => `tls://${p.host}:${p.tlsPort}#${name}`,
-  }));
-  list.push({
-    label: "DNS over HTTPS (node:http2)",
-    driver: undefined,
-    server: (p: UnboundPeer, name = "localhost") => `https://${p.host}:${p.httpsPort}${p.path}#${name}`,
-  });
-  return list;
+  return networks().flatMap(({ name, driver }) => [
+    {
+      label: `DNS over TLS (${name} driver)`,
+      driver,
+      server: (p: UnboundPeer, name = "localhost") => `tls://${p.host}:${p.tlsPort}#${name}`,
+    },
+    {
+      label: `DNS over HTTPS (${name} driver)`,
+      driver,
+      server: (p: UnboundPeer, name = "localhost") => `https://${p.host}:${p.httpsPort}${p.path}#${name}`,
+    },
+  ]);
 }
 
 describe("encrypted transports against a real unbound", () => {
@@ -267,5 +341,244 @@ describe("DNS over TLS: a query in flight when the server closes is asked again 
       await serving;
       await Promise.all(sessions);
     }
+  });
+});
+
+describe("DNS over HTTPS against a misbehaving HTTP/2 server", () => {
+  const HEADERS = 1, RST_STREAM = 3, SETTINGS = 4, PING = 6, GOAWAY = 7, CONTINUATION = 9;
+  const END_STREAM = 0x1, ACK = 0x1, END_HEADERS = 0x4, PADDED = 0x8, PRIORITY = 0x20;
+  let certificates: TestCertificates;
+  before(async () => {
+    certificates = await testCertificates();
+  });
+
+  /** `promise`, or a failure after `ms` (every wait here is bounded). */
+  const within = <T>(promise: Promise<T>, ms: number, what: string): Promise<T> => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)));
+    return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+  };
+  const settings = (...entries: [number, number][]) =>
+    h2Frame(SETTINGS, 0, 0, entries.flatMap(([key, value]) => [key >> 8, key & 0xff, value >>> 24, (value >>> 16) & 0xff, (value >>> 8) & 0xff, value & 0xff]));
+  /** Reads the client's frames up to its first request; null if the connection ended first. */
+  const request = async (session: FakeH2Session): Promise<H2Frame | null> => {
+    for (;;) {
+      const frame = await session.next();
+      if (frame === null || frame.type === HEADERS) return frame;
+    }
+  };
+  /** Reads the client's frames to the end of the connection; the code of its GOAWAY, if any. */
+  const goawayCode = async (session: FakeH2Session): Promise<number | undefined> => {
+    let code: number | undefined;
+    for (let frame = await session.next(); frame !== null; frame = await session.next()) {
+      if (frame.type === GOAWAY) code = new DataView(frame.payload.buffer, frame.payload.byteOffset).getUint32(4);
+    }
+    return code;
+  };
+  /** A 200 answer of A 192.0.2.7 to `name` on stream `id`. */
+  const answer = (id: number, name: string): Uint8Array[] => {
+    const block = [0x88]; // :status 200
+    encodeLiteral(block, 31, "", "application/dns-message");
+    const message = dnsPacket.encode({
+      type: "response",
+      id: 0,
+      flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE,
+      questions: [{ type: "A", name }],
+      answers: [{ type: "A", name, ttl: 60, data: "192.0.2.7" }],
+    });
+    return [h2Frame(HEADERS, END_HEADERS, id, block), h2Frame(0, END_STREAM, id, new Uint8Array(message))];
+  };
+  const resolverFor = (server: FakeH2Server, timeout = 5000) =>
+    new WireResolver({
+      nameservers: [`https://127.0.0.1:${server.port}/dns-query#localhost`],
+      hosts: {},
+      search: [],
+      timeout,
+      attempts: 1,
+      ca: certificates.ca.cert,
+    }, networks()[0].driver);
+
+  it("a query waiting for a free stream rejects at its own deadline and never opens a stream (MAX_CONCURRENT_STREAMS 1, no answers)", async () => {
+    let requests = 0;
+    const server = await startFakeH2(certificates, async (session) => {
+      await session.write(settings([3, 1]));
+      for (let frame = await session.next(); frame !== null; frame = await session.next()) if (frame.type === HEADERS) requests++;
+    });
+    try {
+      const channel = dohChannel({
+        driver: networks()[0].driver,
+        server: parseServer(`https://127.0.0.1:${server.port}/dns-query#localhost`) as EncryptedNameServer,
+        ca: [certificates.ca.cert],
+        onConnected: () => {},
+      });
+      const T = 300;
+      const ask = (name: string, timeoutMs: number) => channel.ask({ name, type: "A", timeoutMs, onDropped: () => {} });
+      // The first takes the only stream for 3T; the other two wait for it, but only for T.
+      const first = ask("first.test", 3 * T);
+      const waiting = [ask("second.test", T), ask("third.test", T)];
+      const order = await within(Promise.race([
+        first.then(() => "first", () => "first"),
+        Promise.allSettled(waiting).then(() => "waiting"),
+      ]), 20 * T, "a query settles");
+      assert.equal(order, "waiting", "the waiting queries settle before the one holding the stream");
+      for (const query of [...waiting, first]) {
+        const error = await within(rejectsWith(query, "temporary-resolver-failure"), 20 * T, "every query settles");
+        assert.match(error.message, /did not answer within/);
+      }
+      channel.close();
+      await within(channel.closed, 5000, "the channel closes");
+    } finally {
+      await within(server.close(), 5000, "the server stops");
+    }
+    assert.equal(requests, 1, "the waiting queries never opened a stream");
+  });
+
+  it("CONTINUATION frames past 64 KiB of header block: the connection ends (ENHANCE_YOUR_CALM), the query fails", async () => {
+    const codes: (number | undefined)[] = [];
+    const server = await startFakeH2(certificates, async (session) => {
+      await session.write(settings());
+      const asked = await request(session);
+      if (asked === null) return;
+      // 1 + 4 × 16 KiB = 65537 octets of block and no END_HEADERS: without a cap the client would wait for more.
+      const fragment = new Uint8Array(16_384);
+      const frames = [h2Frame(HEADERS, 0, asked.id, [0x88]), ...Array.from({ length: 4 }, () => h2Frame(CONTINUATION, 0, asked.id, fragment))];
+      await session.write(joinFrames(frames));
+      codes.push(await goawayCode(session));
+    });
+    try {
+      await using resolver = resolverFor(server);
+      const error = await within(rejectsWith(resolver.resolve("x.test", "ipv4"), "temporary-resolver-failure"), 20_000, "the query fails");
+      assert.match(error.message, /header block over 65536 octets/);
+    } finally {
+      await within(server.close(), 20_000, "the server stops");
+    }
+    assert.deepEqual(codes, [11, 11], "GOAWAY ENHANCE_YOUR_CALM on both connections (the query is asked once more)");
+  });
+
+  it("a flood of PINGs is answered once per read, with the last one's payload", async () => {
+    const acks: number[] = [];
+    const server = await startFakeH2(certificates, async (session) => {
+      await session.write(settings());
+      const asked = await request(session);
+      if (asked === null) return;
+      const pings = Array.from({ length: 200 }, (_, i) => h2Frame(PING, 0, 0, [0, 0, 0, 0, 0, 0, i >> 8, i & 0xff]));
+      await session.write(joinFrames([...pings, ...answer(asked.id, "x.test")]));
+      for (let frame = await session.next(); frame !== null; frame = await session.next()) {
+        if (frame.type === PING && frame.flags & ACK) acks.push((frame.payload[6] << 8) | frame.payload[7]);
+      }
+    });
+    try {
+      const resolver = resolverFor(server);
+      assert.deepEqual(await within(resolver.resolve("x.test", "ipv4"), 10_000, "the answer"), ["192.0.2.7"]);
+      await within(resolver.close(), 5000, "the resolver closes");
+    } finally {
+      await within(server.close(), 5000, "the server stops");
+    }
+    assert.ok(acks.length >= 1 && acks.length <= 20, `${acks.length} PING acknowledgements for 200 PINGs`);
+    assert.equal(acks.at(-1), 199, "the last PING is the one answered");
+  });
+
+  it("a server that floods SETTINGS and never reads: the connection ends past 1 MiB not yet sent", async () => {
+    const server = await startFakeH2(certificates, async (session) => {
+      // 7282 empty SETTINGS a write, each to be acknowledged; at most 64 MiB a connection.
+      const flood = joinFrames(Array.from({ length: 7282 }, () => h2Frame(SETTINGS, 0, 0)));
+      for (let i = 0; i < 1024; i++) if (!(await session.write(flood))) return;
+    });
+    try {
+      await using resolver = resolverFor(server, 60_000);
+      const error = await within(rejectsWith(resolver.resolve("x.test", "ipv4"), "temporary-resolver-failure"), 60_000, "the query fails");
+      assert.match(error.message, /that the server does not read/);
+    } finally {
+      await within(server.close(), 20_000, "the server stops");
+    }
+  });
+
+  const malformed: [string, (stream: number) => Uint8Array, number][] = [
+    ["PING of 7 octets", () => h2Frame(PING, 0, 0, [1, 2, 3, 4, 5, 6, 7]), 6],
+    ["RST_STREAM of 3 octets", (id) => h2Frame(RST_STREAM, 0, id, [0, 0, 8]), 6],
+    ["SETTINGS of 5 octets", () => h2Frame(SETTINGS, 0, 0, [0, 3, 0, 0, 1]), 6],
+    ["SETTINGS on a stream", (id) => h2Frame(SETTINGS, 0, id, []), 1],
+    ["HEADERS with PRIORITY and 3 octets", (id) => h2Frame(HEADERS, END_HEADERS | PRIORITY, id, [0, 0, 0]), 6],
+    ["HEADERS PADDED and empty", (id) => h2Frame(HEADERS, END_HEADERS | PADDED, id, []), 6],
+    ["HEADERS with padding longer than the frame", (id) => h2Frame(HEADERS, END_HEADERS | PADDED, id, [5, 0x88]), 1],
+    ["HEADERS on stream 0", () => h2Frame(HEADERS, END_HEADERS | END_STREAM, 0, [0x88]), 1],
+  ];
+  for (const [what, bad, code] of malformed) {
+    it(`${what} → GOAWAY ${code === 6 ? "FRAME_SIZE_ERROR" : "PROTOCOL_ERROR"}, the query fails`, async () => {
+      const codes: (number | undefined)[] = [];
+      const server = await startFakeH2(certificates, async (session) => {
+        await session.write(settings());
+        const asked = await request(session);
+        if (asked === null) return;
+        await session.write(bad(asked.id));
+        codes.push(await goawayCode(session));
+      });
+      try {
+        await using resolver = resolverFor(server);
+        const error = await within(rejectsWith(resolver.resolve("x.test", "ipv4"), "temporary-resolver-failure"), 15_000, "the query fails");
+        assert.match(error.message, code === 6 ? /FRAME_SIZE_ERROR/ : /PROTOCOL_ERROR/);
+      } finally {
+        await within(server.close(), 5000, "the server stops");
+      }
+      assert.deepEqual(codes, [code, code]);
+    });
+  }
+
+  it("a query in flight when the resolver is closed fails, and opens no new connection", async () => {
+    let asked!: () => void;
+    const requested = new Promise<void>((resolve) => (asked = resolve));
+    const server = await startFakeH2(certificates, async (session) => {
+      await session.write(settings());
+      if ((await request(session)) !== null) asked();
+      while ((await session.next()) !== null);
+    });
+    try {
+      const resolver = resolverFor(server);
+      const query = resolver.resolve("x.test", "ipv4");
+      await within(requested, 5000, "the request");
+      await within(resolver.close(), 5000, "the resolver closes");
+      const error = await within(rejectsWith(query, "temporary-resolver-failure"), 10_000, "the query fails");
+      assert.match(error.message, /closed/);
+    } finally {
+      await within(server.close(), 5000, "the server stops");
+    }
+    assert.equal(server.accepted, 1);
+  });
+});
+
+describe("encrypted transports: the connect timeout covers the lookup of the server's name", () => {
+  for (const scheme of ["tls", "https"]) {
+    it(`${scheme}:// with a driver whose lookup never answers → temporary-resolver-failure at the timeout`, async () => {
+      const driver = networks()[0].driver;
+      const hanging = new Proxy(driver, {
+        get(target, key) {
+          if (key === "lookup") return () => new Promise(() => {});
+          const value = Reflect.get(target, key, target);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      });
+      await using resolver = new WireResolver({
+        nameservers: [`${scheme}://dns.unisock.test/`.replace(/\/$/, scheme === "https" ? "/dns-query" : "")],
+        hosts: {},
+        search: [],
+        timeout: 300,
+        attempts: 1,
+      }, hanging);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("no failure within 10 s")), 10_000)));
+      try {
+        const error = await Promise.race([rejectsWith(resolver.resolve("a.unisock.test", "ipv4"), "temporary-resolver-failure"), late]);
+        assert.match(error.message, /within 300 ms/);
+      } finally {
+        clearTimeout(timer);
+      }
+    });
+  }
+});
+
+describe("DNS over HTTPS: HPACK dynamic table size updates", () => {
+  it("are accepted at the start of a block only (RFC 7541 §4.2)", () => {
+    assert.deepEqual(new HpackDecoder().decode(new Uint8Array([0x20, 0x82])), [[":method", "GET"]]);
+    assert.throws(() => new HpackDecoder().decode(new Uint8Array([0x82, 0x20])), HpackError);
   });
 });

@@ -1,57 +1,141 @@
 /**
- * DNS over HTTPS (RFC 8484) over HTTP/2 with `node:http2` (on Node, and in Deno's and
- * Bun's `node:` compatibility): one session per server, each query a POST of
- * `application/dns-message` on a stream of its own, many streams at once.
+ * DNS over HTTPS (RFC 8484) over HTTP/2 (RFC 9113) of its own, on unisock's TCP and TLS
+ * (ALPN `h2`): one connection per server, each query a GET `?dns=` (base64url of the
+ * padded query, ID 0) on a stream of its own, many streams at once, the frames of one turn
+ * of the event loop written together. It sends no DATA (so needs no send flow control),
+ * reads HPACK-coded response headers (`./hpack.ts`), and gives the server a large receive
+ * window. `node:http2` spent 175–230 µs of CPU per lookup on Node (one `Http2Stream`, a
+ * Duplex, per query), over three times what the same lookup costs over UDP.
  *
  * @module
  */
-import { Buffer } from "node:buffer";
-import http2 from "node:http2";
-import tls from "node:tls";
-import { codeFromErrno, errnoOf } from "../../core/errno.ts";
+import { readConnectionChunk } from "../../core/connection.ts";
+import type { Connection } from "../../core/connection.ts";
 import { socketError } from "../../core/errors.ts";
 import type { SocketError } from "../../core/errors.ts";
-import { tlsErrorCode } from "../../node/tls_errors.ts";
-import { ConnectionLost, encodePaddedQuery, IDLE_CLOSE_MS, noAnswer, unreachable } from "./encrypted.ts";
+import { ConnectionLost, encodePaddedQuery, IDLE_CLOSE_MS, noAnswer, openTls, soon, unreachable } from "./encrypted.ts";
 import type { ChannelContext, EncryptedChannel, EncryptedQuery } from "./encrypted.ts";
+import {
+  ACK, CANCEL, checkFrame, COMPRESSION_ERROR, concat, CONTINUATION, DATA, END_HEADERS, END_STREAM, ENHANCE_YOUR_CALM, frame, FRAME_SIZE_ERROR, GOAWAY,
+  H2Error, HEADERS, PING, PRIORITY, PROTOCOL_ERROR, readUint32, REFUSED_STREAM, RST_STREAM, SETTINGS, unpad, windowUpdate, writeUint32,
+} from "./h2_frames.ts";
+import { encodeLiteral, HpackDecoder, HpackError } from "./hpack.ts";
 import { answersQuery, decodeResponse } from "./packet.ts";
 import type { DecodedResponse } from "./packet.ts";
 
 const MEDIA_TYPE = "application/dns-message";
 const LARGEST_MESSAGE = 65_535;
-/** Streams at once on one session when the server allows more (or says nothing). */
+/** Streams at once on one connection when the server allows more (or says nothing). */
 const MAX_STREAMS = 256;
+const PREFACE = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+/** The largest frame payload this end accepts (SETTINGS_MAX_FRAME_SIZE's default). */
+const MAX_FRAME = 16_384;
+/** The receive window given to each stream and, at the start, to the connection. */
+const WINDOW = 1 << 20;
+/** The highest stream ID; past it, a new connection. */
+const LAST_STREAM_ID = 0x7fffffff;
+/** The largest header block (HEADERS and its CONTINUATION frames) accepted: past it, the connection ends. */
+const MAX_HEADER_BLOCK = 65_536;
+/** The most octets written and not yet taken by the runtime: past it (a server that does not read), the connection ends. */
+const MAX_UNFLUSHED = 1 << 20;
 
 /**
- * Opens a DNS-over-HTTPS channel to `context.server`: an HTTP/2 session, started at once.
+ * Opens a DNS-over-HTTPS channel to `context.server`; it connects on its first query.
  *
- * @param context The server and the trusted issuers (the driver is not used: HTTP/2 runs on `node:http2`'s own TLS).
+ * @param context The server, the driver and the trusted issuers.
  * @returns The channel.
  */
 export function dohChannel(context: ChannelContext): EncryptedChannel {
   return new DohChannel(context);
 }
 
+interface Stream {
+  query: EncryptedQuery;
+  resolve(response: DecodedResponse): void;
+  reject(error: unknown): void;
+  timer: ReturnType<typeof setTimeout>;
+  status: number;
+  contentType: string;
+  body: Uint8Array[];
+  length: number;
+}
+
+const BASE64URL = new TextEncoder().encode("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
+
+/** The length of the unpadded base64url text of `n` octets. */
+function base64urlLength(n: number): number {
+  return Math.ceil((n * 4) / 3);
+}
+
+/** Writes the unpadded base64url text (RFC 4648 §5) of `bytes` into `out` at `at`. */
+function writeBase64url(bytes: Uint8Array, out: Uint8Array, at: number): void {
+  let i = 0;
+  for (; i + 3 <= bytes.length; i += 3) {
+    const n = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
+    out[at++] = BASE64URL[n >>> 18];
+    out[at++] = BASE64URL[(n >>> 12) & 63];
+    out[at++] = BASE64URL[(n >>> 6) & 63];
+    out[at++] = BASE64URL[n & 63];
+  }
+  const rest = bytes.length - i;
+  if (rest > 0) {
+    const n = (bytes[i] << 16) | (rest === 2 ? bytes[i + 1] << 8 : 0);
+    out[at++] = BASE64URL[n >>> 18];
+    out[at++] = BASE64URL[(n >>> 12) & 63];
+    if (rest === 2) out[at++] = BASE64URL[(n >>> 6) & 63];
+  }
+}
+
 class DohChannel implements EncryptedChannel {
   readonly #context: ChannelContext;
-  #session: http2.ClientHttp2Session | undefined;
-  #ready: Promise<http2.ClientHttp2Session> | undefined;
-  #failure: SocketError | undefined;
+  readonly #streams = new Map<number, Stream>();
+  #nextId = 1;
+  /** The server's SETTINGS_MAX_CONCURRENT_STREAMS, at most MAX_STREAMS. */
+  #limit = MAX_STREAMS;
+  /** Queries waiting for a free stream, oldest first (each removes itself at its deadline). */
+  #waiting: (() => void)[] = [];
+  /** Frames to write at the next flush. */
+  #out: Uint8Array[] = [];
+  /** Octets given to `write` whose promise has not resolved yet. */
+  #unflushed = 0;
+  /** The acknowledgement of the last PING of the chunk being read (only the last is answered). */
+  #pong: Uint8Array | undefined;
+  #flushScheduled = false;
+  readonly #decoder = new HpackDecoder();
+  /** The header block being received (HEADERS then CONTINUATION frames). */
+  #block: { id: number; endStream: boolean; parts: Uint8Array[]; size: number } | undefined;
+  /** DATA octets received since the connection's window was last topped up. */
+  #received = 0;
+  /** The pseudo-headers every request starts with (method, scheme, authority), HPACK-coded. */
+  readonly #fixedHeaders: Uint8Array;
+  /** The path up to the query's base64url text: `PATH?dns=`. */
+  readonly #pathPrefix: Uint8Array;
+  /** The accept header, after the :path. */
+  readonly #acceptHeader: Uint8Array;
+  #connecting: Promise<Connection> | undefined;
+  #connection: Connection | undefined;
+  #connectAbort: AbortController | undefined;
+  /** Resolves at the server's first SETTINGS (so its stream limit is known before the first request). */
+  #settled: (() => void) | undefined;
+  /** Set once connected and the server's first SETTINGS read. */
+  #ready = false;
   #done = false;
   #why = "the server closed the connection";
-  #inFlight = new Set<() => void>();
-  /** Streams open or about to be; at most the server's SETTINGS_MAX_CONCURRENT_STREAMS (Bun's client does not wait for a free one). */
-  #active = 0;
-  #waiting: (() => void)[] = [];
   #idle: ReturnType<typeof setTimeout> | undefined;
   #released!: () => void;
-  #closedOnce = false;
-  /** The request headers, by content-length (padded queries have few lengths): built once. */
-  readonly #headers = new Map<number, http2.OutgoingHttpHeaders>();
   readonly closed: Promise<void> = new Promise((resolve) => (this.#released = resolve));
 
   constructor(context: ChannelContext) {
     this.#context = context;
+    const { server } = context;
+    const host = server.host.includes(":") ? `[${server.host}]` : server.host;
+    const fixed = [0x82, 0x87]; // :method GET, :scheme https (static table 2, 7)
+    encodeLiteral(fixed, 1, "", server.port === 443 ? host : `${host}:${server.port}`);
+    this.#fixedHeaders = new Uint8Array(fixed);
+    const accept: number[] = [];
+    encodeLiteral(accept, 19, "", MEDIA_TYPE);
+    this.#acceptHeader = new Uint8Array(accept);
+    this.#pathPrefix = new TextEncoder().encode(`${server.path}?dns=`);
   }
 
   get done(): boolean {
@@ -59,244 +143,433 @@ class DohChannel implements EncryptedChannel {
   }
 
   async ask(query: EncryptedQuery): Promise<DecodedResponse> {
+    // One deadline for connecting, waiting for a free stream and the answer.
+    const deadline = Date.now() + query.timeoutMs;
     if (this.#idle !== undefined) {
       clearTimeout(this.#idle);
       this.#idle = undefined;
     }
-    this.#ready ??= this.#connect(query.timeoutMs);
-    let session: http2.ClientHttp2Session;
-    try {
-      session = await this.#ready;
-    } catch (error) {
-      if (error instanceof ConnectionLost) throw error;
-      throw unreachable(error, this.#context.server, query.name);
-    }
-    if (this.#done || session.closed || session.destroyed) throw new ConnectionLost(this.#why);
-    const limit = Math.min(session.remoteSettings?.maxConcurrentStreams ?? MAX_STREAMS, MAX_STREAMS);
-    if (this.#active >= limit) {
-      await new Promise<void>((resolve) => this.#waiting.push(resolve));
-      if (this.#done || session.closed || session.destroyed) {
-        this.#release();
-        throw new ConnectionLost(this.#why);
+    const connecting = (this.#connecting ??= this.#connect(query.timeoutMs));
+    if (!this.#ready && !this.#done) {
+      const late = noAnswer(this.#context.server, query.name, query.timeoutMs);
+      try {
+        await this.#byDeadline(connecting, deadline, late);
+      } catch (error) {
+        if (error instanceof ConnectionLost || error === late) throw error;
+        throw unreachable(error, this.#context.server, query.name);
       }
-    } else this.#active++;
-    return this.#request(session, query);
+    }
+    while (this.#streams.size >= this.#limit && !this.#done) await this.#freeStream(deadline, query);
+    if (!this.#done && this.#nextId > LAST_STREAM_ID) {
+      if (this.#streams.size === 0) this.#end("the stream IDs ran out");
+      else {
+        this.#done = true;
+        this.#why = "the stream IDs ran out";
+        this.#wake();
+      }
+    }
+    if (this.#done) throw new ConnectionLost(this.#why);
+    const left = deadline - Date.now();
+    if (left <= 0) throw noAnswer(this.#context.server, query.name, query.timeoutMs);
+    const id = this.#nextId;
+    this.#nextId += 2;
+    // RFC 8484 §4.1: ID 0, so that equal questions give equal requests.
+    const message = encodePaddedQuery(0, query.name, query.type);
+    const headers = this.#headersFrame(id, message);
+    const answer = new Promise<DecodedResponse>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (this.#streams.get(id) === undefined) return;
+        this.#streams.delete(id);
+        this.#reset(id, CANCEL);
+        reject(noAnswer(this.#context.server, query.name, query.timeoutMs));
+        this.#freed();
+      }, left);
+      this.#streams.set(id, { query, resolve, reject, timer, status: 0, contentType: "", body: [], length: 0 });
+    });
+    this.#out.push(headers);
+    this.#scheduleFlush();
+    return answer;
   }
 
-  /** A stream is done: the next waiting query takes its place. */
-  #release(): void {
-    const next = this.#waiting.shift();
-    if (next !== undefined) next();
-    else this.#active--;
+  /** `promise`, or `late` once `deadline` passed. */
+  #byDeadline<T>(promise: Promise<T>, deadline: number, late: SocketError): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(late), Math.max(0, deadline - Date.now()));
+      promise.then((value) => {
+        clearTimeout(timer);
+        resolve(value);
+      }, (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+    });
+  }
+
+  /** Resolves once a stream may be free (or the channel ended); rejects with the no-answer error at `deadline`. */
+  #freeStream(deadline: number, query: EncryptedQuery): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const waiter = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        const at = this.#waiting.indexOf(waiter);
+        if (at >= 0) this.#waiting.splice(at, 1);
+        reject(noAnswer(this.#context.server, query.name, query.timeoutMs));
+      }, Math.max(0, deadline - Date.now()));
+      this.#waiting.push(waiter);
+    });
+  }
+
+  /**
+   * The request's HEADERS frame (END_STREAM, END_HEADERS): the shared pseudo-headers, the
+   * :path (a literal without indexing, RFC 7541 §6.2.2, static name 4) with the query's
+   * base64url text written in place, and accept.
+   */
+  #headersFrame(id: number, message: Uint8Array): Uint8Array {
+    const fixed = this.#fixedHeaders;
+    const prefix = this.#pathPrefix;
+    const accept = this.#acceptHeader;
+    const pathLength = prefix.length + base64urlLength(message.length);
+    // The path's length: a 7-bit prefix integer (RFC 7541 §5.1), up to 3 octets here.
+    const lengthOctets: number[] = [];
+    if (pathLength < 127) lengthOctets.push(pathLength);
+    else {
+      let rest = pathLength - 127;
+      lengthOctets.push(127);
+      while (rest >= 128) {
+        lengthOctets.push((rest & 127) | 128);
+        rest >>>= 7;
+      }
+      lengthOctets.push(rest);
+    }
+    const blockLength = fixed.length + 1 + lengthOctets.length + pathLength + accept.length;
+    const bytes = frame(blockLength, HEADERS, END_STREAM | END_HEADERS, id);
+    let at = 9;
+    bytes.set(fixed, at);
+    at += fixed.length;
+    bytes[at++] = 0x04; // literal without indexing, name :path
+    for (const octet of lengthOctets) bytes[at++] = octet;
+    bytes.set(prefix, at);
+    at += prefix.length;
+    writeBase64url(message, bytes, at);
+    at += pathLength - prefix.length;
+    bytes.set(accept, at);
+    return bytes;
   }
 
   close(): void {
     this.#end("the connection was closed");
   }
 
-  #connect(timeoutMs: number): Promise<http2.ClientHttp2Session> {
-    const { server, ca } = this.#context;
-    const host = server.host.includes(":") ? `[${server.host}]` : server.host;
-    const identity = server.identity;
-    return new Promise((resolve, reject) => {
-      let connected = false;
-      const session = http2.connect(`https://${host}:${server.port}`, {
-        ca,
-        servername: server.serverName,
-        minVersion: "TLSv1.2",
-        rejectUnauthorized: true,
-        checkServerIdentity: (_host: string, certificate: tls.PeerCertificate) => tls.checkServerIdentity(identity, certificate),
-      });
-      this.#session = session;
-      const timer = setTimeout(() => {
-        const error = socketError("timeout", "tls.connect", server.text, `no HTTP/2 session within ${timeoutMs} ms`);
-        this.#failure = error;
-        reject(error);
-        this.#end("connecting timed out");
-      }, timeoutMs);
-      // Ready once connected and the server's SETTINGS are in (Bun reports "connect" first),
-      // so that its limit of concurrent streams is known before the first request.
-      let steps = 0;
-      const step = (): void => {
-        if (++steps < 2) return;
-        clearTimeout(timer);
-        connected = true;
-        if (this.#done) {
-          reject(new ConnectionLost(this.#why));
-          return;
-        }
-        this.#context.onConnected();
-        resolve(session);
-      };
-      session.once("connect", step);
-      session.once("remoteSettings", step);
-      session.on("error", (error: unknown) => {
-        this.#failure ??= sessionError(error, server.text);
-        if (!connected) {
-          clearTimeout(timer);
-          reject(this.#failure);
-        }
-        this.#end(`the HTTP/2 session failed: ${this.#failure.message}`);
-      });
-      session.once("goaway", () => {
-        // No new streams on it: later queries open a new session; streams in flight may finish.
-        this.#done = true;
-        this.#why = "the server sent GOAWAY";
-      });
-      session.once("close", () => {
-        clearTimeout(timer);
-        if (!connected) reject(this.#failure ?? new ConnectionLost("the server closed the connection during the handshake"));
-        this.#end("the server closed the connection");
-        this.#closedOnce = true;
-        this.#released();
-      });
+  async #connect(timeoutMs: number): Promise<Connection> {
+    const { server } = this.#context;
+    const controller = new AbortController();
+    this.#connectAbort = controller;
+    const timer = setTimeout(
+      () => controller.abort(socketError("timeout", "tls.connect", server.text, `no HTTP/2 connection within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    try {
+      const connection = await openTls(this.#context, controller.signal, ["h2"]);
+      if (this.#done) {
+        connection.close();
+        throw new ConnectionLost(this.#why);
+      }
+      this.#connection = connection;
+      if (connection.tls?.alpn !== "h2") {
+        throw socketError("tls-handshake-failed", "tls.connect", server.text, `the server did not agree to HTTP/2 (ALPN ${JSON.stringify(connection.tls?.alpn ?? null)})`);
+      }
+      const settled = new Promise<void>((resolve) => (this.#settled = resolve));
+      // SETTINGS: ENABLE_PUSH 0 and INITIAL_WINDOW_SIZE; then the connection's window.
+      const settings = frame(12, SETTINGS, 0, 0);
+      settings.set([0, 2, 0, 0, 0, 0, 0, 4], 9);
+      writeUint32(settings, 17, WINDOW);
+      this.#out.unshift(new TextEncoder().encode(PREFACE), settings, windowUpdate(WINDOW - 65_535));
+      this.#flush();
+      void this.#readLoop(connection);
+      await Promise.race([settled, controller.signal.aborted ? Promise.reject(controller.signal.reason) : new Promise<never>((_, reject) => {
+        controller.signal.addEventListener("abort", () => reject(controller.signal.reason), { once: true });
+      })]);
+      if (this.#done) throw new ConnectionLost(this.#why);
+      this.#context.onConnected();
+      this.#ready = true;
+      return connection;
+    } catch (error) {
+      this.#end("connecting failed");
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      this.#connectAbort = undefined;
+    }
+  }
+
+  #reset(id: number, code: number): void {
+    const reset = frame(4, RST_STREAM, 0, id);
+    writeUint32(reset, 9, code);
+    this.#out.push(reset);
+    this.#scheduleFlush();
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    soon(() => {
+      this.#flushScheduled = false;
+      this.#flush();
     });
   }
 
-  #headersFor(length: number): http2.OutgoingHttpHeaders {
-    let headers = this.#headers.get(length);
-    if (headers === undefined) {
-      headers = { ":method": "POST", ":path": this.#context.server.path, "content-type": MEDIA_TYPE, accept: MEDIA_TYPE, "content-length": String(length) };
-      this.#headers.set(length, headers);
-    }
-    return headers;
+  /** Writes every frame queued, in one write. */
+  #flush(): void {
+    const connection = this.#connection;
+    if (connection === undefined || this.#out.length === 0) return;
+    const frames = this.#out;
+    this.#out = [];
+    const bytes = frames.length === 1 ? frames[0] : concat(frames);
+    this.#unflushed += bytes.length;
+    connection.write(bytes).then(
+      () => void (this.#unflushed -= bytes.length),
+      (error: unknown) => this.#end(`writing failed: ${error instanceof Error ? error.message : error}`),
+    );
   }
 
-  /** Asks on a stream of its own; releases the stream's place (`#release`) once settled. */
-  #request(session: http2.ClientHttp2Session, query: EncryptedQuery): Promise<DecodedResponse> {
-    const { server } = this.#context;
-    // RFC 8484 §4.1: ID 0, so that equal questions give equal requests.
-    const message = encodePaddedQuery(0, query.name, query.type);
-    return new Promise<DecodedResponse>((resolve, reject) => {
-      let settled = false;
-      let body: Uint8Array | undefined;
-      let chunks: Uint8Array[] | undefined;
-      let length = 0;
-      let status = 0;
-      let contentType = "";
-      let stream: http2.ClientHttp2Stream;
-      const finish = (error: unknown, response?: DecodedResponse): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        this.#inFlight.delete(lost);
-        this.#release();
-        this.#maybeIdle();
-        if (error === undefined) resolve(response as DecodedResponse);
-        else reject(error);
-      };
-      const lost = (): void => {
-        finish(new ConnectionLost(this.#why));
-        if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
-      };
-      const timer = setTimeout(() => {
-        finish(noAnswer(server, query.name, query.timeoutMs));
-        if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
-      }, query.timeoutMs);
-      try {
-        stream = session.request(this.#headersFor(message.length));
-      } catch (error) {
-        clearTimeout(timer);
-        settled = true;
-        this.#release();
-        reject(new ConnectionLost(`no new stream: ${error instanceof Error ? error.message : error}`));
+  async #readLoop(connection: Connection): Promise<void> {
+    let pending = new Uint8Array(0);
+    try {
+      for (;;) {
+        const chunk = await readConnectionChunk(connection);
+        if (chunk === null) break;
+        let data = chunk;
+        if (pending.length > 0) {
+          data = new Uint8Array(pending.length + chunk.length);
+          data.set(pending);
+          data.set(chunk, pending.length);
+        }
+        let offset = 0;
+        while (data.length - offset >= 9) {
+          const length = (data[offset] << 16) | (data[offset + 1] << 8) | data[offset + 2];
+          if (length > MAX_FRAME) throw new H2Error(FRAME_SIZE_ERROR, `a frame of ${length} octets`);
+          if (data.length - offset - 9 < length) break;
+          const type = data[offset + 3];
+          const flags = data[offset + 4];
+          const id = ((data[offset + 5] & 0x7f) << 24) | (data[offset + 6] << 16) | (data[offset + 7] << 8) | data[offset + 8];
+          this.#frame(type, flags, id, data.subarray(offset + 9, offset + 9 + length));
+          offset += 9 + length;
+          if (this.#done && this.#streams.size === 0) break;
+        }
+        pending = data.slice(offset);
+        if (this.#pong !== undefined) {
+          this.#out.push(this.#pong);
+          this.#pong = undefined;
+        }
+        let queued = this.#unflushed;
+        for (const bytes of this.#out) queued += bytes.length;
+        if (queued > MAX_UNFLUSHED) throw new Error(`over ${MAX_UNFLUSHED} octets to write that the server does not read`);
+        if (this.#done && this.#streams.size === 0) {
+          this.#end(this.#why);
+          return;
+        }
+        this.#scheduleFlush();
+      }
+      this.#end("the server closed the connection");
+    } catch (error) {
+      const text = error instanceof Error ? error.message : String(error);
+      if (error instanceof HpackError) this.#goaway(COMPRESSION_ERROR);
+      else if (error instanceof H2Error) this.#goaway(error.code);
+      this.#end(`the HTTP/2 connection failed: ${text}`);
+    }
+  }
+
+  #goaway(code: number): void {
+    const goaway = frame(8, GOAWAY, 0, 0);
+    writeUint32(goaway, 13, code);
+    this.#out.push(goaway);
+    this.#flush();
+  }
+
+  #frame(type: number, flags: number, id: number, payload: Uint8Array): void {
+    if (this.#block !== undefined && type !== CONTINUATION) throw new H2Error(PROTOCOL_ERROR, "a frame inside a header block");
+    checkFrame(type, flags, id, payload);
+    switch (type) {
+      case DATA: {
+        this.#received += payload.length;
+        if (this.#received >= WINDOW / 2) {
+          this.#out.push(windowUpdate(this.#received));
+          this.#received = 0;
+        }
+        const stream = this.#streams.get(id);
+        if (stream === undefined) return;
+        const body = unpad(payload, flags);
+        stream.length += body.length;
+        if (stream.length > LARGEST_MESSAGE) {
+          this.#fail(id, stream, socketError("permanent-resolver-failure", "resolve", stream.query.name, `${this.#context.server.text} sent an answer over ${LARGEST_MESSAGE} octets`));
+          this.#reset(id, CANCEL);
+          return;
+        }
+        stream.body.push(body.slice());
+        if (flags & END_STREAM) this.#complete(id, stream);
         return;
       }
-      this.#inFlight.add(lost);
-      stream.on("response", (headers) => {
-        status = Number(headers[":status"]);
-        contentType = String(headers["content-type"] ?? "");
-      });
-      stream.on("data", (chunk: Uint8Array) => {
-        length += chunk.length;
-        if (length > LARGEST_MESSAGE) {
-          finish(socketError("permanent-resolver-failure", "resolve", query.name, `${server.text} sent an answer over ${LARGEST_MESSAGE} octets`));
-          stream.close(http2.constants.NGHTTP2_CANCEL);
-          return;
+      case HEADERS: {
+        let fragment = unpad(payload, flags);
+        if (flags & PRIORITY) fragment = fragment.subarray(5);
+        this.#block = { id, endStream: (flags & END_STREAM) !== 0, parts: [fragment.slice()], size: fragment.length };
+        if (flags & END_HEADERS) this.#headers();
+        return;
+      }
+      case CONTINUATION: {
+        if (this.#block === undefined || this.#block.id !== id) throw new H2Error(PROTOCOL_ERROR, "an unexpected CONTINUATION");
+        this.#block.size += payload.length;
+        if (this.#block.size > MAX_HEADER_BLOCK) throw new H2Error(ENHANCE_YOUR_CALM, `a header block over ${MAX_HEADER_BLOCK} octets`);
+        this.#block.parts.push(payload.slice());
+        if (flags & END_HEADERS) this.#headers();
+        return;
+      }
+      case RST_STREAM: {
+        const stream = this.#streams.get(id);
+        if (stream === undefined) return;
+        const code = readUint32(payload, 0);
+        this.#fail(id, stream, code === REFUSED_STREAM
+          ? new ConnectionLost("the server refused the stream")
+          : socketError("temporary-resolver-failure", "resolve", stream.query.name, `${this.#context.server.text} reset the HTTP/2 stream (code ${code})`));
+        return;
+      }
+      case SETTINGS: {
+        if (flags & ACK) return;
+        for (let at = 0; at + 6 <= payload.length; at += 6) {
+          const key = (payload[at] << 8) | payload[at + 1];
+          const value = readUint32(payload, at + 2);
+          if (key === 3) this.#limit = Math.max(1, Math.min(value, MAX_STREAMS)); // MAX_CONCURRENT_STREAMS
         }
-        if (body === undefined) body = chunk;
-        else (chunks ??= [body]).push(chunk);
-      });
-      stream.on("end", () => {
-        if (status !== 200) {
-          finish(socketError("temporary-resolver-failure", "resolve", query.name, `${server.text} answered HTTP ${status}`));
-          return;
-        }
-        if (contentType.split(";")[0].trim().toLowerCase() !== MEDIA_TYPE) {
-          finish(socketError("permanent-resolver-failure", "resolve", query.name, `${server.text} answered with content-type ${JSON.stringify(contentType)}`));
-          return;
-        }
-        const whole = chunks !== undefined ? Buffer.concat(chunks) : body ?? new Uint8Array(0);
-        let response: DecodedResponse;
-        try {
-          response = decodeResponse(new Uint8Array(whole.buffer, whole.byteOffset, whole.byteLength), query.name);
-        } catch (error) {
-          finish(error);
-          return;
-        }
-        if (!answersQuery(response, 0, query.name, query.type)) {
-          query.onDropped();
-          finish(socketError("permanent-resolver-failure", "resolve", query.name, `${server.text} answered another question`));
-          return;
-        }
-        finish(undefined, response);
-      });
-      stream.on("error", () => {
-        // The session's end (or a refused stream) ends the stream: ask again on a new session.
-        const refused = stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM;
-        if (refused || this.#done || session.closed || session.destroyed) finish(new ConnectionLost(this.#why));
-        else finish(socketError("temporary-resolver-failure", "resolve", query.name, `${server.text}: the HTTP/2 stream failed (code ${stream.rstCode})`));
-      });
-      stream.on("close", () => {
-        if (settled) return;
-        const refused = stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM;
-        if (refused || this.#done || session.closed || session.destroyed) finish(new ConnectionLost(this.#why));
-        else finish(socketError("temporary-resolver-failure", "resolve", query.name, `${server.text} reset the HTTP/2 stream (code ${stream.rstCode})`));
-      });
-      stream.end(message);
-    });
+        this.#out.push(frame(0, SETTINGS, ACK, 0));
+        this.#settled?.();
+        this.#settled = undefined;
+        this.#wake();
+        return;
+      }
+      case PING: {
+        if (flags & ACK) return;
+        // Only the last PING of a chunk is answered: a flood of them queues one answer.
+        this.#pong ??= frame(8, PING, ACK, 0);
+        this.#pong.set(payload, 9);
+        return;
+      }
+      case GOAWAY: {
+        const last = readUint32(payload, 0) & 0x7fffffff;
+        // No new streams on it: later queries open a new connection; streams up to `last` may finish.
+        this.#done = true;
+        this.#why = "the server sent GOAWAY";
+        for (const [streamId, stream] of [...this.#streams]) if (streamId > last) this.#fail(streamId, stream, new ConnectionLost(this.#why));
+        this.#wake();
+        return;
+      }
+      default: // PRIORITY, WINDOW_UPDATE (this end sends no DATA), unknown types
+        return;
+    }
   }
 
-  #maybeIdle(): void {
-    if (this.#inFlight.size > 0) return;
-    if (this.#done) {
-      // After GOAWAY, the last stream's end ends the session.
-      if (this.#session !== undefined && !this.#session.destroyed) this.#session.destroy();
+  /** A complete header block: decoded in any case (the table is the connection's). */
+  #headers(): void {
+    const { id, endStream, parts } = this.#block!;
+    this.#block = undefined;
+    const block = parts.length === 1 ? parts[0] : concat(parts);
+    const fields = this.#decoder.decode(block);
+    const stream = this.#streams.get(id);
+    if (stream === undefined) return;
+    if (stream.status === 0) {
+      for (const [name, value] of fields) {
+        if (name === ":status") stream.status = Number(value);
+        else if (name === "content-type") stream.contentType = value;
+      }
+      if (stream.status >= 100 && stream.status < 200 && !endStream) stream.status = 0; // informational
+    }
+    if (endStream) this.#complete(id, stream);
+  }
+
+  #complete(id: number, stream: Stream): void {
+    const { query } = stream;
+    const { server } = this.#context;
+    if (stream.status !== 200) {
+      this.#fail(id, stream, socketError("temporary-resolver-failure", "resolve", query.name, `${server.text} answered HTTP ${stream.status}`));
       return;
     }
-    if (this.#idle !== undefined) return;
+    if (stream.contentType.split(";")[0].trim().toLowerCase() !== MEDIA_TYPE) {
+      this.#fail(id, stream, socketError("permanent-resolver-failure", "resolve", query.name, `${server.text} answered with content-type ${JSON.stringify(stream.contentType)}`));
+      return;
+    }
+    let response: DecodedResponse;
+    try {
+      response = decodeResponse(stream.body.length === 1 ? stream.body[0] : concat(stream.body), query.name);
+    } catch (error) {
+      this.#fail(id, stream, error);
+      return;
+    }
+    if (!answersQuery(response, 0, query.name, query.type)) {
+      query.onDropped();
+      this.#fail(id, stream, socketError("permanent-resolver-failure", "resolve", query.name, `${server.text} answered another question`));
+      return;
+    }
+    this.#settle(id, stream);
+    stream.resolve(response);
+  }
+
+  #fail(id: number, stream: Stream, error: unknown): void {
+    this.#settle(id, stream);
+    stream.reject(error);
+  }
+
+  #settle(id: number, stream: Stream): void {
+    clearTimeout(stream.timer);
+    this.#streams.delete(id);
+    this.#freed();
+  }
+
+  /** A stream is done: a waiting query may take its place; with none in flight, the idle timer starts. */
+  #freed(): void {
+    this.#wake();
+    if (this.#streams.size > 0 || this.#idle !== undefined) return;
+    if (this.#done) {
+      // After GOAWAY, the last stream's end ends the connection.
+      this.#end(this.#why);
+      return;
+    }
     this.#idle = setTimeout(() => {
       this.#idle = undefined;
-      if (this.#inFlight.size === 0) this.#end("the connection was idle");
+      if (this.#streams.size === 0) this.#end("the connection was idle");
     }, IDLE_CLOSE_MS);
   }
 
+  /** Lets waiting queries check again for a free stream (or the channel's end). */
+  #wake(): void {
+    let free = this.#done ? this.#waiting.length : this.#limit - this.#streams.size;
+    while (free-- > 0 && this.#waiting.length > 0) this.#waiting.shift()!();
+  }
+
+  /** Ends the channel: queries in flight reject with ConnectionLost (retried once elsewhere). */
   #end(why: string): void {
     if (this.#idle !== undefined) clearTimeout(this.#idle);
     this.#idle = undefined;
-    const first = !this.#done || this.#why.startsWith("the server sent GOAWAY");
+    const first = !this.#done || this.#why === "the server sent GOAWAY";
     this.#done = true;
     if (first) this.#why = why;
-    for (const lost of [...this.#inFlight]) lost();
-    for (const waiting of this.#waiting.splice(0)) {
-      this.#active++;
-      waiting();
+    const lost = new ConnectionLost(this.#why);
+    for (const [id, stream] of [...this.#streams]) {
+      clearTimeout(stream.timer);
+      this.#streams.delete(id);
+      stream.reject(lost);
     }
-    const session = this.#session;
-    if (session === undefined) {
-      this.#released();
+    for (const waiting of this.#waiting.splice(0)) waiting();
+    this.#connectAbort?.abort(lost);
+    const connection = this.#connection;
+    if (connection === undefined) {
+      if (this.#connecting === undefined) this.#released();
+      else void this.#connecting.then((c) => c.close(), () => {}).finally(() => this.#released());
       return;
     }
-    if (!session.destroyed) session.destroy();
-    if (this.#closedOnce) this.#released();
+    this.#flush(); // a GOAWAY or resets queued
+    this.#connection = undefined;
+    connection.close();
+    void connection.closed.then(() => this.#released());
   }
-}
-
-/** A session error as a SocketError: a TLS code, or the errno's. */
-function sessionError(error: unknown, target: string): SocketError {
-  const errno = errnoOf(error);
-  const cause = (error as { cause?: unknown } | undefined)?.cause;
-  const code = tlsErrorCode(errno) ?? tlsErrorCode(errnoOf(cause)) ?? codeFromErrno(errno);
-  const text = (error instanceof Error ? error.message : String(error)).replace(/; if the root CA is installed locally.*$/s, "");
-  return socketError(code === "unknown" && /tls|ssl|alpn|h2/i.test(text) ? "tls-handshake-failed" : code, "tls.connect", target, text, error);
 }

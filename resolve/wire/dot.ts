@@ -1,18 +1,16 @@
 /**
  * DNS over TLS (RFC 7858) on unisock's own TCP and TLS: one connection per server, many
  * queries in flight on it at once (RFC 7766 §6.2.1.1 pipelining, answers in any order,
- * matched by ID), 2-byte length framing, each query a write of its own, at most `WINDOW`
- * (16) written and unanswered at once (more wait for answers; see `WINDOW`).
+ * matched by ID), 2-byte length framing, the queries asked in one turn of the event loop
+ * written together (one write, one TLS record), at most `WINDOW` (16) written and
+ * unanswered at once (more wait for answers; see `WINDOW`).
  *
  * @module
  */
-import { parseIp } from "../../core/address.ts";
-import type { ParsedIp } from "../../core/address.ts";
-import { Connection, readConnectionChunk } from "../../core/connection.ts";
-import type { Driver, RawConnection } from "../../core/driver.ts";
+import { readConnectionChunk } from "../../core/connection.ts";
+import type { Connection } from "../../core/connection.ts";
 import { socketError } from "../../core/errors.ts";
-import { checkTlsClient } from "../../core/tls.ts";
-import { ConnectionLost, encodePaddedQuery, freeId, IDLE_CLOSE_MS, noAnswer, unreachable } from "./encrypted.ts";
+import { ConnectionLost, encodePaddedQuery, freeId, IDLE_CLOSE_MS, noAnswer, openTls, soon, unreachable } from "./encrypted.ts";
 import type { ChannelContext, EncryptedChannel, EncryptedQuery } from "./encrypted.ts";
 import { answersQuery, decodeResponse, frameForTcp, TcpFrameReader } from "./packet.ts";
 import type { DecodedResponse } from "./packet.ts";
@@ -55,6 +53,7 @@ class DotChannel implements EncryptedChannel {
   /** IDs of queries waiting for a place in the window, oldest first. */
   #queue: number[] = [];
   #written = 0;
+  #flushScheduled = false;
   #connecting: Promise<Connection> | undefined;
   #connection: Connection | undefined;
   #done = false;
@@ -74,6 +73,8 @@ class DotChannel implements EncryptedChannel {
   }
 
   async ask(query: EncryptedQuery): Promise<DecodedResponse> {
+    // The answer's timer counts the time spent connecting too.
+    const deadline = Date.now() + query.timeoutMs;
     if (this.#idle !== undefined) {
       clearTimeout(this.#idle);
       this.#idle = undefined;
@@ -97,11 +98,11 @@ class DotChannel implements EncryptedChannel {
         reject(noAnswer(this.#context.server, query.name, query.timeoutMs));
         this.#flush();
         this.#maybeIdle();
-      }, query.timeoutMs);
+      }, Math.max(0, deadline - Date.now()));
       this.#pending.set(id, { query, resolve, reject, timer, unsent: frameForTcp(message) });
     });
     this.#queue.push(id);
-    this.#flush();
+    this.#scheduleFlush();
     return answer;
   }
 
@@ -109,24 +110,55 @@ class DotChannel implements EncryptedChannel {
     this.#end("the connection was closed");
   }
 
-  /** Writes waiting queries while the window has room. */
-  #flush(): void {
-    const connection = this.#connection;
-    if (connection === undefined || this.#done) return;
-    while (this.#written < WINDOW && this.#queue.length > 0) {
-      const pending = this.#pending.get(this.#queue.shift()!);
-      if (pending?.unsent === undefined) continue; // timed out meanwhile
-      this.#send(connection, pending.unsent);
-      pending.unsent = undefined;
-      this.#written++;
-    }
+  /**
+   * Writes the waiting queries once every query asked in this turn of the event loop (and
+   * every answer read in it) is in: see `#flush`.
+   */
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    soon(() => {
+      this.#flushScheduled = false;
+      this.#flush();
+    });
   }
 
   /**
-   * Writes one framed query, in a write (one TLS record) of its own: measured against
-   * unbound 1.17, queries gathered into one record had all but the first answered tens of
-   * milliseconds late. The Connection keeps the writes in order.
+   * Writes the waiting queries the window has room for, all in one write (one TLS record,
+   * one send): measured against unbound 1.17 with 32 lookups at a time, that halves the
+   * client's CPU per lookup and about doubles DoT lookups/s on Node (write per query: 0.36–0.46×
+   * UDP; one write per turn: 0.96–1.18×). The window keeps a record to at most `WINDOW`
+   * queries: with 64, unbound answered the queries past the first of a record late (tens of
+   * milliseconds; about 700 lookups/s).
    */
+  #flush(): void {
+    const connection = this.#connection;
+    if (connection === undefined || this.#done) return;
+    const batch: Uint8Array[] = [];
+    let size = 0;
+    while (this.#written < WINDOW && this.#queue.length > 0) {
+      const pending = this.#pending.get(this.#queue.shift()!);
+      if (pending?.unsent === undefined) continue; // timed out meanwhile
+      batch.push(pending.unsent);
+      size += pending.unsent.length;
+      pending.unsent = undefined;
+      this.#written++;
+    }
+    if (batch.length === 0) return;
+    if (batch.length === 1) {
+      this.#send(connection, batch[0]);
+      return;
+    }
+    const whole = new Uint8Array(size);
+    let offset = 0;
+    for (const framed of batch) {
+      whole.set(framed, offset);
+      offset += framed.length;
+    }
+    this.#send(connection, whole);
+  }
+
+  /** Writes framed queries; the Connection keeps the writes in order. */
   #send(connection: Connection, message: Uint8Array): void {
     connection.write(message).catch((error: unknown) =>
       this.#end(`writing failed: ${error instanceof Error ? error.message : error}`)
@@ -134,7 +166,7 @@ class DotChannel implements EncryptedChannel {
   }
 
   async #connect(timeoutMs: number): Promise<Connection> {
-    const { driver, server, ca } = this.#context;
+    const { server } = this.#context;
     const controller = new AbortController();
     this.#connectAbort = controller;
     const timer = setTimeout(
@@ -142,43 +174,15 @@ class DotChannel implements EncryptedChannel {
       timeoutMs,
     );
     try {
-      const checked = checkTlsClient({ serverName: server.identity, ca }, server.host, "resolve");
-      driver.checkTlsKeys(checked, "resolve");
-      const addresses = await addressesOf(driver, server.host);
-      let failure: unknown;
-      for (const address of addresses) {
-        let raw: RawConnection | undefined;
-        try {
-          raw = await (driver.tlsSockets ?? driver).tcpConnect({
-            address: address.address,
-            port: server.port,
-            family: address.family,
-            signal: controller.signal,
-            noDelay: true,
-            keepAlive: false,
-          });
-        } catch (error) {
-          if (controller.signal.aborted) throw controller.signal.reason;
-          failure = error;
-          continue;
-        }
-        let secure: RawConnection;
-        try {
-          secure = await driver.startTls(raw, checked, controller.signal);
-        } catch (error) {
-          throw controller.signal.aborted ? controller.signal.reason : error;
-        }
-        const connection = new Connection(secure, `tls ${server.text}`);
-        if (this.#done) {
-          connection.close();
-          throw new ConnectionLost(this.#why);
-        }
-        this.#connection = connection;
-        this.#context.onConnected();
-        void this.#readLoop(connection);
-        return connection;
+      const connection = await openTls(this.#context, controller.signal);
+      if (this.#done) {
+        connection.close();
+        throw new ConnectionLost(this.#why);
       }
-      throw failure;
+      this.#connection = connection;
+      this.#context.onConnected();
+      void this.#readLoop(connection);
+      return connection;
     } catch (error) {
       this.#end("connecting failed");
       throw error;
@@ -231,7 +235,7 @@ class DotChannel implements EncryptedChannel {
     clearTimeout(pending.timer);
     this.#pending.delete(id);
     if (pending.unsent === undefined) this.#written--;
-    this.#flush();
+    this.#scheduleFlush();
     this.#maybeIdle();
   }
 
@@ -274,13 +278,4 @@ class DotChannel implements EncryptedChannel {
     connection.close();
     void connection.closed.then(() => this.#released());
   }
-}
-
-/** The addresses of the server: its IP, or what the system resolver gives for its name. */
-async function addressesOf(driver: Driver, host: string): Promise<ParsedIp[]> {
-  const literal = parseIp(host);
-  if (literal !== undefined) return [literal];
-  const addresses = (await driver.lookup(host, "any")).map((address) => parseIp(address)).filter((ip) => ip !== undefined);
-  if (addresses.length === 0) throw socketError("name-unresolvable", "resolve", host, "the system resolver gave no address");
-  return addresses;
 }

@@ -7,8 +7,12 @@
  *
  * @module
  */
-import type { Driver } from "../../core/driver.ts";
+import { parseIp } from "../../core/address.ts";
+import type { ParsedIp } from "../../core/address.ts";
+import { Connection } from "../../core/connection.ts";
+import type { Driver, RawConnection } from "../../core/driver.ts";
 import { SocketError, socketError } from "../../core/errors.ts";
+import { checkTlsClient } from "../../core/tls.ts";
 import type { EncryptedNameServer } from "./config.ts";
 import { encodeQuery } from "./packet.ts";
 import type { DecodedResponse, QueryType } from "./packet.ts";
@@ -45,8 +49,9 @@ const OPT = 41;
  */
 export function padQuery(message: Uint8Array, block: number = PADDING_BLOCK): Uint8Array {
   const invalid = (detail: string) => socketError("invalid-argument", "resolve", "", `cannot pad the query: ${detail}`);
-  const view = new DataView(message.buffer, message.byteOffset, message.byteLength);
-  if (message.length < 12 || view.getUint16(4) !== 1 || view.getUint16(6) !== 0 || view.getUint16(8) !== 0 || view.getUint16(10) !== 1) {
+  // Plain indexing, no DataView: reading `.buffer` of a small Uint8Array costs an ArrayBuffer on Bun.
+  const u16 = (at: number): number => (message[at] << 8) | message[at + 1];
+  if (message.length < 12 || u16(4) !== 1 || u16(6) !== 0 || u16(8) !== 0 || u16(10) !== 1) {
     throw invalid("not one question and one additional record");
   }
   let offset = 12;
@@ -56,17 +61,20 @@ export function padQuery(message: Uint8Array, block: number = PADDING_BLOCK): Ui
   }
   offset += 1 + 4; // the root label, QTYPE, QCLASS
   const opt = offset;
-  if (opt + 11 > message.length || message[opt] !== 0 || view.getUint16(opt + 1) !== OPT) throw invalid("no OPT record");
-  const rdLength = view.getUint16(opt + 9);
+  if (opt + 11 > message.length || message[opt] !== 0 || u16(opt + 1) !== OPT) throw invalid("no OPT record");
+  const rdLength = u16(opt + 9);
   if (opt + 11 + rdLength !== message.length) throw invalid("the OPT record is not last");
   const unpadded = message.length + 4;
   const fill = (block - (unpadded % block)) % block;
   const padded = new Uint8Array(unpadded + fill);
   padded.set(message);
-  const out = new DataView(padded.buffer);
-  out.setUint16(opt + 9, rdLength + 4 + fill);
-  out.setUint16(message.length, EDNS_OPTION_PADDING);
-  out.setUint16(message.length + 2, fill);
+  const optLength = rdLength + 4 + fill;
+  padded[opt + 9] = optLength >> 8;
+  padded[opt + 10] = optLength & 0xff;
+  padded[message.length] = EDNS_OPTION_PADDING >> 8;
+  padded[message.length + 1] = EDNS_OPTION_PADDING & 0xff;
+  padded[message.length + 2] = fill >> 8;
+  padded[message.length + 3] = fill & 0xff;
   return padded;
 }
 
@@ -151,6 +159,8 @@ export class EncryptedTransports {
   readonly #ca: string[] | undefined;
   readonly #factories: Record<EncryptedNameServer["transport"], ChannelFactory>;
   readonly #channels = new Map<string, EncryptedChannel>();
+  /** Counts `close()` calls: a query whose connection was closed by one is not asked again. */
+  #closings = 0;
 
   /**
    * @param driver The sockets to use, looked up when a connection is opened.
@@ -171,6 +181,7 @@ export class EncryptedTransports {
    *   failed, no answer in time, the connection closed twice) or `permanent-resolver-failure`.
    */
   async exchange(server: EncryptedNameServer, query: EncryptedQuery): Promise<DecodedResponse> {
+    const closings = this.#closings;
     for (let round = 0; ; round++) {
       const channel = this.#channel(server);
       try {
@@ -179,7 +190,8 @@ export class EncryptedTransports {
       } catch (error) {
         if (!(error instanceof ConnectionLost)) throw error;
         if (this.#channels.get(server.text) === channel) this.#channels.delete(server.text);
-        if (round >= 1) {
+        // Once more on a new connection, unless the resolver was closed meanwhile (nothing would close that one).
+        if (round >= 1 || this.#closings !== closings) {
           throw socketError("temporary-resolver-failure", "resolve", query.name, `${server.text}: ${error.message}`, error);
         }
       }
@@ -188,6 +200,7 @@ export class EncryptedTransports {
 
   /** Closes every connection; resolves once they are released. */
   async close(): Promise<void> {
+    this.#closings++;
     const channels = [...this.#channels.values()];
     this.#channels.clear();
     for (const channel of channels) channel.close();
@@ -246,3 +259,91 @@ export function freeId(used: ReadonlyMap<number, unknown>, random: () => number)
 export function noAnswer(server: EncryptedNameServer, name: string, timeoutMs: number): SocketError {
   return socketError("temporary-resolver-failure", "resolve", name, `${server.text} did not answer within ${timeoutMs} ms`);
 }
+
+/**
+ * Opens the TLS connection of a channel on the driver's sockets: TCP to each address of
+ * the server in turn (its IP, or what the system resolver gives for its name) until one
+ * connects, then the TLS handshake checked against the server's name and `context.ca`.
+ *
+ * @param context The server, the driver and the trusted issuers.
+ * @param signal Aborts connecting (its reason is thrown).
+ * @param alpn ALPN protocols to offer (`["h2"]` for DNS over HTTPS).
+ * @returns The connection, handshake done.
+ * @throws {SocketError} The last address's failure, or the handshake's.
+ *
+ * @example Using `openTls`
+ * ```ts ignore
+ * const connection = await openTls(context, AbortSignal.timeout(5000), ["h2"]);
+ * console.log(connection.tls?.alpn); // "h2"
+ * ```
+ */
+export async function openTls(context: ChannelContext, signal: AbortSignal, alpn?: string[]): Promise<Connection> {
+  const { driver, server, ca } = context;
+  const checked = checkTlsClient({ serverName: server.identity, ca, ...(alpn === undefined ? {} : { alpn }) }, server.host, "resolve");
+  driver.checkTlsKeys(checked, "resolve");
+  const addresses = await untilAborted(addressesOf(driver, server.host), signal);
+  let failure: unknown;
+  for (const address of addresses) {
+    let raw: RawConnection | undefined;
+    try {
+      raw = await (driver.tlsSockets ?? driver).tcpConnect({
+        address: address.address,
+        port: server.port,
+        family: address.family,
+        signal,
+        noDelay: true,
+        keepAlive: false,
+      });
+    } catch (error) {
+      if (signal.aborted) throw signal.reason;
+      failure = error;
+      continue;
+    }
+    let secure: RawConnection;
+    try {
+      secure = await driver.startTls(raw, checked, signal);
+    } catch (error) {
+      throw signal.aborted ? signal.reason : error;
+    }
+    return new Connection(secure, `tls ${server.text}`);
+  }
+  throw failure;
+}
+
+/** `promise`, or the signal's reason once it aborts (the driver's `lookup` takes no signal). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => reject(signal.reason);
+    signal.addEventListener("abort", abort, { once: true });
+    promise.then((value) => {
+      signal.removeEventListener("abort", abort);
+      resolve(value);
+    }, (error: unknown) => {
+      signal.removeEventListener("abort", abort);
+      reject(error);
+    });
+  });
+}
+
+/** The addresses of the server: its IP, or what the system resolver gives for its name. */
+async function addressesOf(driver: Driver, host: string): Promise<ParsedIp[]> {
+  const literal = parseIp(host);
+  if (literal !== undefined) return [literal];
+  const addresses = (await driver.lookup(host, "any")).map((address) => parseIp(address)).filter((ip) => ip !== undefined);
+  if (addresses.length === 0) throw socketError("name-unresolvable", "resolve", host, "the system resolver gave no address");
+  return addresses;
+}
+
+/**
+ * Runs `task` once the current macrotask and its microtasks are done (`setImmediate` where
+ * there is one): the channels gather the writes of one turn of the event loop with it.
+ *
+ * @example Using `soon`
+ * ```ts
+ * import { soon } from "./encrypted.ts";
+ * soon(() => console.log("after this turn"));
+ * ```
+ */
+export const soon: (task: () => void) => void = (globalThis as { setImmediate?: (task: () => void) => void }).setImmediate ??
+  ((task) => void setTimeout(task, 0));
