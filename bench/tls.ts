@@ -124,7 +124,7 @@ const NATIVE_API = runtime === "deno"
  */
 function unisockTransport(): string {
   if (runtime === "node") return "node:tls over net.Socket (the driver hands its socket to tls.connect / a tls.Server)";
-  if (runtime === "bun") return "Bun's native upgradeTLS on the Bun.connect/Bun.listen socket (bun/tls.ts), contexts made once";
+  if (runtime === "bun") return "Bun.connect/Bun.listen with tls (bun/native_tls.ts); upgradeTLS for sni, client certificates and startTls";
   return (runtimeDriver as { tlsSockets?: unknown }).tlsSockets !== undefined
     ? "node:tls over Deno's node:net net.Socket (the driver's tlsSockets is Node's driver)"
     : "node:tls over the native Deno.connect/Deno.listen socket through a Duplex (node/raw_duplex.ts)";
