@@ -20,11 +20,11 @@ interface Entry {
   expires: number;
 }
 
-/** See the module doc. */
-export class AnswerCache {
+/** See the module doc; `Q` is what stands for a query in flight. */
+export class AnswerCache<Q> {
   readonly #entries = new Map<string, Entry>();
   /** Queries in flight by type, then name (no key to build per query). */
-  readonly #inFlight = new Map<string, Map<string, Promise<Outcome>>>();
+  readonly #inFlight = new Map<string, Map<string, Q>>();
   readonly #capacity: number;
   readonly #now: () => number;
 
@@ -69,25 +69,21 @@ export class AnswerCache {
   }
 
   /** The query for (`type`, `name`) in flight, if any: to share instead of asking again. */
-  running(type: string, name: string): Promise<Outcome> | undefined {
+  running(type: string, name: string): Q | undefined {
     return this.#inFlight.get(type)?.get(name);
   }
 
-  /** Notes `query` as the one in flight for (`type`, `name`) until it settles; returns what callers should await. */
-  track(type: string, name: string, query: Promise<Outcome>): Promise<Outcome> {
+  /** Notes `query` as the one in flight for (`type`, `name`), until {@linkcode AnswerCache.done}. */
+  start(type: string, name: string, query: Q): void {
     let byName = this.#inFlight.get(type);
     if (byName === undefined) this.#inFlight.set(type, byName = new Map());
-    const names = byName;
-    // then with both handlers, not finally: one promise, where finally makes three.
-    const started = query.then((outcome) => {
-      names.delete(name);
-      return outcome;
-    }, (error: unknown) => {
-      names.delete(name);
-      throw error;
-    });
-    names.set(name, started);
-    return started;
+    byName.set(name, query);
+  }
+
+  /** `query` for (`type`, `name`) has settled (or is about to): it is no longer shared. */
+  done(type: string, name: string, query: Q): void {
+    const byName = this.#inFlight.get(type);
+    if (byName?.get(name) === query) byName.delete(name);
   }
 
   /** How many entries are cached. */

@@ -65,7 +65,7 @@ export function encodeQuery(id: number, name: string, type: QueryType, edns: boo
   // Written straight into the message (what dns-packet would write, without its allocations):
   // header, the name's labels, type, class IN, then the OPT record.
   const questionEnd = HEADER_LENGTH + length + 2 + 4;
-  const bytes = new Uint8Array(questionEnd + (edns ? OPT_RECORD.length : 0));
+  const bytes = queryBytes(questionEnd + (edns ? OPT_RECORD.length : 0));
   bytes[0] = id >> 8;
   bytes[1] = id & 0xff;
   bytes[2] = 0x01; // RD
@@ -88,6 +88,23 @@ export function encodeQuery(id: number, name: string, type: QueryType, edns: boo
   bytes[questionEnd - 3] = type === "A" ? 1 : 28;
   bytes[questionEnd - 1] = 1;
   if (edns) bytes.set(OPT_RECORD, questionEnd);
+  return bytes;
+}
+
+/** Where queries are cut from: one ArrayBuffer for many queries, each a view of its own zeroed bytes, never reused. */
+const SLAB_SIZE = 4096;
+let slab = new Uint8Array(SLAB_SIZE);
+let slabUsed = 0;
+
+/** `size` zeroed bytes of their own, a view of the current slab (a fresh one when it is full). */
+function queryBytes(size: number): Uint8Array {
+  if (size > SLAB_SIZE) return new Uint8Array(size);
+  if (slabUsed + size > SLAB_SIZE) {
+    slab = new Uint8Array(SLAB_SIZE);
+    slabUsed = 0;
+  }
+  const bytes = slab.subarray(slabUsed, slabUsed + size);
+  slabUsed += size;
   return bytes;
 }
 
@@ -199,15 +216,17 @@ const RCODE_NAMES = [
 function decodeCommon(bytes: Uint8Array): DecodedResponse | undefined {
   if ((bytes[2] & 0x78) !== 0 || bytes[4] !== 0 || bytes[5] !== 1) return undefined;
   let at = HEADER_LENGTH;
-  const questionName = readName(bytes, at);
+  // Read in lower case: one string, not one read and one lowered.
+  const questionName = readName(bytes, at, true);
   if (questionName === undefined) return undefined;
   at = skipName(bytes, at);
   const questionType = (bytes[at] << 8) | bytes[at + 1];
   if ((questionType !== TYPE_A && questionType !== TYPE_AAAA) || bytes[at + 2] !== 0 || bytes[at + 3] !== 1) return undefined;
   at += 4;
-  const records: DecodedResponse["records"] = [];
+  // Made with its first record (most replies have one): an array grown by push holds 17.
+  let records: DecodedResponse["records"] | undefined;
   let negativeTtl: number | undefined;
-  const question = lowerName(questionName);
+  const question = questionName === "." ? "" : questionName;
   for (let section = 0; section < 3; section++) {
     const count = (bytes[6 + 2 * section] << 8) | bytes[7 + 2 * section];
     for (let i = 0; i < count; i++) {
@@ -248,17 +267,18 @@ function decodeCommon(bytes: Uint8Array): DecodedResponse | undefined {
         const target = readName(bytes, rdata);
         if (target === undefined) return undefined;
         if (section === 0 && isIn) {
-          records.push({ name: atQuestion ? question : lowerName(name), type: "CNAME", ttl: clampTtl(ttl), data: lowerName(target) });
+          const record: Answer = { name: atQuestion ? question : lowerName(name), type: "CNAME", ttl: clampTtl(ttl), data: lowerName(target) };
+          if (records === undefined) records = [record];
+          else records.push(record);
         }
         continue;
       }
       if (section !== 0 || !isIn) continue;
-      if (type === TYPE_A) {
-        const data = `${bytes[rdata]}.${bytes[rdata + 1]}.${bytes[rdata + 2]}.${bytes[rdata + 3]}`;
-        records.push({ name: atQuestion ? question : lowerName(name), type: "A", ttl: clampTtl(ttl), data });
-        continue;
-      }
-      records.push({ name: atQuestion ? question : lowerName(name), type: "AAAA", ttl: clampTtl(ttl), data: formatIpv6Bytes(bytes, rdata) });
+      const record: Answer = type === TYPE_A
+        ? { name: atQuestion ? question : lowerName(name), type: "A", ttl: clampTtl(ttl), data: formatIpv4Bytes(bytes, rdata) }
+        : { name: atQuestion ? question : lowerName(name), type: "AAAA", ttl: clampTtl(ttl), data: formatIpv6Bytes(bytes, rdata) };
+      if (records === undefined) records = [record];
+      else records.push(record);
     }
   }
   return {
@@ -268,10 +288,13 @@ function decodeCommon(bytes: Uint8Array): DecodedResponse | undefined {
     rcode: RCODE_NAMES[bytes[3] & 0x0f],
     truncated: (bytes[2] & 0x02) !== 0,
     question: { name: question, type: questionType === TYPE_A ? "A" : "AAAA", class: "IN" },
-    records,
+    records: records ?? [],
     negativeTtl,
   };
 }
+
+/** One record of `DecodedResponse.records`. */
+type Answer = DecodedResponse["records"][number];
 
 /** The offset past the name at `at` where it sits (the pre-pass checked it). */
 function skipName(bytes: Uint8Array, at: number): number {
@@ -286,8 +309,11 @@ function skipName(bytes: Uint8Array, at: number): number {
 /** The character codes of the name being read (a name has at most 255 octets): reused, so a name is one string. */
 const nameCodes: number[] = [];
 
-/** The name at `at` as dns-packet gives it (labels joined by dots, `.` for the root), or undefined when it is not ASCII. */
-function readName(bytes: Uint8Array, at: number): string | undefined {
+/**
+ * The name at `at` as dns-packet gives it (labels joined by dots, `.` for the root), with
+ * A-Z lowered when `lower`; undefined when it is not ASCII.
+ */
+function readName(bytes: Uint8Array, at: number, lower = false): string | undefined {
   const codes = nameCodes;
   codes.length = 0;
   for (;;) {
@@ -301,10 +327,24 @@ function readName(bytes: Uint8Array, at: number): string | undefined {
     for (let i = at + 1; i <= at + length; i++) {
       const byte = bytes[i];
       if (byte > 0x7f) return undefined;
-      codes.push(byte);
+      codes.push(lower && byte >= 0x41 && byte <= 0x5a ? byte | 0x20 : byte);
     }
     at += length + 1;
   }
+}
+
+/** The dotted quad of the 4 bytes at `at`, as one string (a template literal makes one per part). */
+function formatIpv4Bytes(bytes: Uint8Array, at: number): string {
+  const codes = nameCodes;
+  codes.length = 0;
+  for (let i = at; i < at + 4; i++) {
+    if (i !== at) codes.push(0x2e);
+    const byte = bytes[i];
+    if (byte >= 100) codes.push(0x30 + ((byte / 100) | 0));
+    if (byte >= 10) codes.push(0x30 + (((byte / 10) | 0) % 10));
+    codes.push(0x30 + (byte % 10));
+  }
+  return String.fromCharCode.apply(null, codes);
 }
 
 function decodeWithDnsPacket(bytes: Uint8Array, end: number): DecodedResponse {

@@ -25,13 +25,19 @@ export interface Exchange {
   signal: AbortSignal | undefined;
   /** Counts a datagram that was dropped: wrong source, ID or question. */
   onDropped(): void;
+  /**
+   * UDP: `message` is this exchange's alone and its name is in lower case, so the pool may
+   * write the 0x20 case into it instead of into a copy.
+   */
+  ownMessage?: boolean;
   /** UDP: the most queries one pooled socket carries (default 100); a socket past it takes no more. */
   maxQueriesPerSocket?: number;
 }
 
 const LARGEST_TCP_ANSWER = 65_535 + 2;
 
-export { exchangeUdp, randomId } from "./udp_pool.ts";
+export { exchangeUdp, randomId, sendUdp } from "./udp_pool.ts";
+export type { ExchangeSink } from "./udp_pool.ts";
 
 /** Asks over TCP (after a truncated UDP answer). */
 export async function exchangeTcp(exchange: Exchange): Promise<DecodedResponse> {

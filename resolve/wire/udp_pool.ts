@@ -136,6 +136,30 @@ function randomizeCase(bytes: Uint8Array, end: number): boolean {
   return letters;
 }
 
+/** Whether the question name of `bytes` (up to `end`) has no upper-case letter: lowering it then gives it back. */
+function lowerCaseName(bytes: Uint8Array, end: number): boolean {
+  for (let i = HEADER; i < end - 4; i++) {
+    const byte = bytes[i];
+    if (byte >= 0x41 && byte <= 0x5a) return false;
+  }
+  return true;
+}
+
+/** A copy of `bytes` with the letters of its question name (up to `end`) in lower case. */
+function lowerCaseCopy(bytes: Uint8Array, end: number): Uint8Array {
+  const copy = bytes.slice();
+  let at = HEADER;
+  while (at < end - 5) {
+    const length = copy[at];
+    for (let i = at + 1; i <= at + length; i++) {
+      const byte = copy[i];
+      if (byte >= 0x41 && byte <= 0x5a) copy[i] = byte | 0x20;
+    }
+    at += length + 1;
+  }
+  return copy;
+}
+
 /** Whether `reply` holds the same question bytes as `sent` from `HEADER` to `end`, optionally ignoring ASCII case. */
 function sameQuestion(reply: Uint8Array, sent: Uint8Array, end: number, ignoreCase: boolean): boolean {
   if (reply.length < end || reply[4] !== 0 || reply[5] !== 1) return false;
@@ -150,11 +174,27 @@ function sameQuestion(reply: Uint8Array, sent: Uint8Array, end: number, ignoreCa
   return true;
 }
 
+/**
+ * Who hears how a query sent with {@linkcode sendUdp} ended: exactly one of the two, once.
+ *
+ * @example A sink that logs
+ * ```ts
+ * import type { ExchangeSink } from "./udp_pool.ts";
+ * const sink: ExchangeSink = { answered: (response) => console.log(response.rcode), failed: (error) => console.log(error) };
+ * console.log(typeof sink.answered);
+ * ```
+ */
+export interface ExchangeSink {
+  /** The server's reply (checked: source, ID, question). */
+  answered(response: DecodedResponse): void;
+  /** Why there is no reply: as {@linkcode exchangeUdp} rejects. */
+  failed(error: unknown): void;
+}
+
 /** One query in flight. */
 class Pending {
   readonly exchange: Exchange;
-  readonly resolve: (response: DecodedResponse) => void;
-  readonly reject: (error: unknown) => void;
+  readonly sink: ExchangeSink;
   /** The socket it waits on; undefined once settled. */
   socket: PooledSocket | undefined;
   id = 0;
@@ -167,12 +207,13 @@ class Pending {
   exact = false;
   /** Asked again (without 0x20): on a fresh ID, not the exchange's. */
   fresh = false;
+  /** The exchange's own message got the 0x20 case (see `Exchange.ownMessage`). */
+  rewritten = false;
   onAbort: (() => void) | undefined;
 
-  constructor(exchange: Exchange, resolve: (response: DecodedResponse) => void, reject: (error: unknown) => void, now: number) {
+  constructor(exchange: Exchange, sink: ExchangeSink, now: number) {
     this.exchange = exchange;
-    this.resolve = resolve;
-    this.reject = reject;
+    this.sink = sink;
     this.deadline = now + exchange.timeoutMs;
     this.sent = exchange.message;
     this.end = questionEnd(exchange.message);
@@ -243,12 +284,16 @@ class PooledSocket {
     const message = exchange.message;
     const end = pending.end;
     pending.exact = false;
-    if (useCase && end > 0) {
+    if (useCase && end > 0 && exchange.ownMessage === true && !pending.rewritten && lowerCaseName(message, end)) {
+      // The message is ours to write: 0x20 in place, no copy (undone on a copy if asked again without it).
+      pending.exact = pending.rewritten = randomizeCase(message, end);
+      pending.sent = message;
+    } else if (useCase && end > 0) {
       const bytes = message.slice();
       pending.exact = randomizeCase(bytes, end);
       pending.sent = pending.exact ? bytes : message;
     } else {
-      pending.sent = message;
+      pending.sent = pending.rewritten ? lowerCaseCopy(message, end) : message;
     }
     if (id !== exchange.id || (message[0] << 8 | message[1]) !== id) {
       if (pending.sent === message) pending.sent = message.slice();
@@ -283,7 +328,7 @@ class PooledSocket {
     this.outbox = [];
     const raw = this.raw;
     if (raw === undefined) {
-      for (const pending of batch) this.settle(pending)?.reject(asResolverError(new Error("socket is closed"), pending.exchange));
+      for (const pending of batch) this.settle(pending)?.sink.failed(asResolverError(new Error("socket is closed"), pending.exchange));
       return;
     }
     const live = batch.filter((pending) => pending.socket === this);
@@ -296,13 +341,13 @@ class PooledSocket {
     raw.sendMany(datagrams).then((sent) => {
       for (let i = sent; i < live.length; i++) if (live[i].socket === this && this.raw !== undefined) this.sendOne(live[i]);
     }, (error: unknown) => {
-      for (const pending of live) this.settle(pending)?.reject(asResolverError(error, pending.exchange));
+      for (const pending of live) this.settle(pending)?.sink.failed(asResolverError(error, pending.exchange));
     });
   }
 
   sendOne(pending: Pending): void {
     const server = pending.exchange.server;
-    const failed = (error: unknown): void => void this.settle(pending)?.reject(asResolverError(error, pending.exchange));
+    const failed = (error: unknown): void => void this.settle(pending)?.sink.failed(asResolverError(error, pending.exchange));
     let sending: Promise<void> | undefined;
     try {
       // `pending.sent` is never written after this: the driver may keep it and report only failures.
@@ -357,7 +402,7 @@ class PooledSocket {
     try {
       response = decodeResponse(data, exchange.name);
     } catch (error) {
-      this.settle(pending)?.reject(error);
+      this.settle(pending)?.sink.failed(error);
       return;
     }
     if (!answersQuery(response, id, exchange.name, exchange.type)) return exchange.onDropped();
@@ -370,7 +415,7 @@ class PooledSocket {
       poolFor(this.pool.driver, server).submit(pending, false);
       return;
     }
-    this.settle(pending)?.resolve(response);
+    this.settle(pending)?.sink.answered(response);
   }
 
   /** A datagram no query on this socket waits for: counted against the oldest query waiting (its resolver's stats). */
@@ -393,7 +438,7 @@ class PooledSocket {
     for (const pending of this.pending.values()) {
       if (pending.deadline <= now) {
         const exchange = pending.exchange;
-        this.settle(pending)?.reject(
+        this.settle(pending)?.sink.failed(
           socketError("temporary-resolver-failure", "resolve", exchange.name, `${formatSocketAddress(exchange.server)} did not answer within ${exchange.timeoutMs} ms`),
         );
       } else if (pending.deadline < next) next = pending.deadline;
@@ -417,7 +462,7 @@ class PooledSocket {
       if (pending.socket !== this) continue;
       pending.socket = undefined;
       if (pending.onAbort !== undefined) pending.exchange.signal?.removeEventListener("abort", pending.onAbort);
-      pending.reject(asResolverError(error, pending.exchange));
+      pending.sink.failed(asResolverError(error, pending.exchange));
     }
   }
 
@@ -540,17 +585,32 @@ export function openPoolSockets(driver: Driver, server?: { address: string; port
  * @returns The reply.
  */
 export function exchangeUdp(exchange: Exchange): Promise<DecodedResponse> {
+  return new Promise<DecodedResponse>((resolve, reject) => sendUdp(exchange, { answered: resolve, failed: reject }));
+}
+
+/**
+ * {@linkcode exchangeUdp} without a promise: `sink` hears the reply or the failure (the
+ * same as the promise would give), possibly before this returns (a send that fails at once).
+ *
+ * @param exchange The question (see {@linkcode exchangeUdp}).
+ * @param sink Hears how it ended, once.
+ *
+ * @example Ask and log
+ * ```ts ignore
+ * import { sendUdp } from "./udp_pool.ts";
+ * sendUdp(exchange, { answered: (response) => console.log(response.records), failed: console.error });
+ * ```
+ */
+export function sendUdp(exchange: Exchange, sink: ExchangeSink): void {
   const signal = exchange.signal;
-  if (signal?.aborted) return Promise.reject(signal.reason);
-  return new Promise<DecodedResponse>((resolve, reject) => {
-    const pending = new Pending(exchange, resolve, reject, Date.now());
-    const server = exchange.server;
-    if (signal !== undefined) {
-      pending.onAbort = () => pending.socket?.settle(pending)?.reject(signal.reason);
-      signal.addEventListener("abort", pending.onAbort, { once: true });
-    }
-    poolFor(exchange.driver, server).submit(pending, echoesCase(server));
-  });
+  if (signal?.aborted) return sink.failed(signal.reason);
+  const pending = new Pending(exchange, sink, Date.now());
+  const server = exchange.server;
+  if (signal !== undefined) {
+    pending.onAbort = () => pending.socket?.settle(pending)?.sink.failed(signal.reason);
+    signal.addEventListener("abort", pending.onAbort, { once: true });
+  }
+  poolFor(exchange.driver, server).submit(pending, echoesCase(server));
 }
 
 /** Network errors become temporary resolver failures; resolver codes and aborts pass. */

@@ -19,8 +19,8 @@ import { hostsFromObject, lookupHosts, parseHostsFile } from "./hosts.ts";
 import type { HostsTable } from "./hosts.ts";
 import { encodeQuery } from "./packet.ts";
 import type { DecodedResponse, QueryType } from "./packet.ts";
-import { exchangeTcp, exchangeUdp, randomId } from "./transport.ts";
-import type { Exchange } from "./transport.ts";
+import { exchangeTcp, randomId, sendUdp } from "./transport.ts";
+import type { Exchange, ExchangeSink } from "./transport.ts";
 import { orderAddresses } from "../order.ts";
 import { checkWireOptions } from "./options.ts";
 import type { WireResolverOptions } from "./options.ts";
@@ -98,7 +98,7 @@ export class WireResolver implements Resolver {
   readonly stats: WireResolverStats = { udpQueries: 0, tcpQueries: 0, dropped: 0, cacheHits: 0 };
   readonly #options: WireResolverOptions;
   readonly #driver: Driver | undefined;
-  readonly #cache: AnswerCache;
+  readonly #cache: AnswerCache<Query>;
   #settings: Promise<Settings> | undefined;
   /** The settings once loaded: lookups then start without waiting a turn. */
   #loaded: Settings | undefined;
@@ -120,7 +120,7 @@ export class WireResolver implements Resolver {
     this.#options = checkWireOptions(options);
     this.#driver = driver;
     this.#capacity = this.#options.cacheSize ?? DEFAULT_CACHE_SIZE;
-    this.#cache = new AnswerCache(this.#capacity);
+    this.#cache = new AnswerCache<Query>(this.#capacity);
   }
 
   /**
@@ -188,12 +188,22 @@ export class WireResolver implements Resolver {
       const used: string[] | undefined = this.#capacity === 0 ? undefined : [];
       return this.#lookups(name, family, conf, signal, used).then((outcomes) => {
         if (signal?.aborted) throw signal.reason;
-        const addresses: IpAddress[] = [];
+        // The parts' addresses in order, in an array of their size (concat, or a copy of the one
+        // list: the lists belong to the cache).
+        let found: IpAddress[] | undefined;
+        let copied = false;
         let failure: SocketError | undefined;
         for (let i = 0; i < outcomes.length; i++) {
-          const failed = collect(outcomes[i], addresses);
-          if (failed !== undefined) failure ??= failed;
+          const outcome = outcomes[i];
+          if (!("kind" in outcome)) {
+            if (!(outcome.error instanceof SocketError)) throw outcome.error;
+            failure ??= outcome.error;
+          } else if (outcome.kind === "addresses") {
+            copied = found !== undefined;
+            found = found === undefined ? outcome.addresses : found.concat(outcome.addresses);
+          }
         }
+        const addresses = found === undefined ? [] : copied ? found : found.slice();
         if (addresses.length > 0) {
           if (used !== undefined) this.#remember(name, family, addresses, this.#expiry(used));
           return addresses;
@@ -231,7 +241,11 @@ export class WireResolver implements Resolver {
     return [];
   }
 
-  /** AAAA and A (or the one family asked for) in parallel, each settled to its outcome or error. */
+  /**
+   * AAAA and A (or the one family asked for) in parallel, each settled to its outcome or
+   * error (the signal's reason for those it aborted): one promise for the whole lookup,
+   * the queries call back.
+   */
   #lookups(
     name: string,
     family: LookupFamily,
@@ -239,12 +253,15 @@ export class WireResolver implements Resolver {
     signal: AbortSignal | undefined,
     used: string[] | undefined,
   ): Promise<(Outcome | Failed)[]> {
-    // One `then` each, lighter than allSettled.
-    return Promise.all(
-      family === "any"
-        ? [settled(this.#lookup(name, "AAAA", conf, signal, used)), settled(this.#lookup(name, "A", conf, signal, used))]
-        : [settled(this.#lookup(name, family === "ipv4" ? "A" : "AAAA", conf, signal, used))],
-    );
+    const lookup = new Lookup(this.#parts, conf, used, family === "any" ? 2 : 1);
+    if (family === "any") {
+      this.#part(new Part(lookup, 0, "AAAA", name));
+      this.#part(new Part(lookup, 1, "A", name));
+    } else {
+      this.#part(new Part(lookup, 0, family === "ipv4" ? "A" : "AAAA", name));
+    }
+    lookup.watch(signal);
+    return lookup.promise;
   }
 
   /** The earliest expiry of the cache entries an answer was built from; 0 when one is not cached. */
@@ -268,110 +285,67 @@ export class WireResolver implements Resolver {
     return this.#settings;
   }
 
-  /** The outcome for (name, type), following CNAMEs the server left dangling, at most MAX_CNAME_HOPS in all. */
-  #lookup(
-    name: string,
-    type: QueryType,
-    conf: Conf,
-    signal: AbortSignal | undefined,
-    used: string[] | undefined,
-  ): Promise<Outcome> {
-    used?.push(`${type} ${name}`);
-    // The first hop without a promise of its own: the chain is followed only when there is one.
-    return this.#lookupOne(name, type, conf, signal).then((outcome) =>
-      outcome.kind === "alias" ? this.#follow(name, outcome.target, type, conf, signal, used) : outcome
-    );
-  }
-
-  /** Follows a CNAME chain from `owner` (the first hop's target). */
-  async #follow(
-    name: string,
-    target: string,
-    type: QueryType,
-    conf: Conf,
-    signal: AbortSignal | undefined,
-    used: string[] | undefined,
-  ): Promise<Outcome> {
-    let owner = target;
-    for (let hop = 1; hop <= MAX_CNAME_HOPS; hop++) {
-      used?.push(`${type} ${owner}`);
-      const outcome = await this.#lookupOne(owner, type, conf, signal);
-      if (outcome.kind !== "alias") return outcome;
-      owner = outcome.target;
-    }
-    throw socketError("permanent-resolver-failure", "resolve", name, `CNAME chain longer than ${MAX_CNAME_HOPS}`);
-  }
-
-  #lookupOne(name: string, type: QueryType, conf: Conf, signal: AbortSignal | undefined): Promise<Outcome> {
+  /** Asks for `part`'s current name: from the cache, the query in flight for it, or a new query. */
+  #part(part: Part): void {
+    const type = part.type;
+    const name = part.owner;
+    part.lookup.used?.push(`${type} ${name}`);
     const cached = this.#capacity === 0 ? undefined : this.#cache.get(`${type} ${name}`);
     if (cached !== undefined) {
       this.stats.cacheHits++;
-      return Promise.resolve(cached);
+      return part.got(cached);
     }
-    const shared = this.#cache.running(type, name) ?? this.#cache.track(type, name, this.#query(name, type, conf));
-    return signal === undefined ? shared : raceAbort(shared, signal);
+    const running = this.#cache.running(type, name);
+    if (running !== undefined) {
+      running.wait(part);
+      return;
+    }
+    const conf = part.lookup.conf;
+    const query = new Query(this.#queries, name, type, conf, this.#serverOrder(conf), part);
+    this.#cache.start(type, name, query);
+    this.#attempt(query);
   }
 
-  #query(name: string, type: QueryType, conf: Conf): Promise<Outcome> {
-    return this.#attempt(name, type, conf, this.#serverOrder(conf), 0, 0, undefined);
-  }
+  /** What a lookup's parts call back into: the next hop of a CNAME chain. */
+  readonly #parts: PartHost = { ask: (part) => this.#part(part) };
+
+  /** How the queries of this resolver go on: what the pool and the other transports call back. */
+  readonly #queries: QueryHost = {
+    answered: (query, response) => this.#answered(query, response),
+    failed: (query, error) => this.#failed(query, error),
+  };
 
   /**
-   * Asks `servers[index]` in attempt `attempt`, then (on a failure) the next server, the
-   * next attempt with a doubled timeout; rejects with the last failure once all are done.
-   * A chain of `then`s rather than an async function: the first answer (the usual case)
-   * costs one step.
+   * Asks `query.servers[query.index]` in attempt `query.attempt`; on a failure the next
+   * server, then the next attempt with a doubled timeout; fails with the last failure once
+   * all are done. One promise for the whole query, settled by `#finish`; the UDP pool calls
+   * the query back (no promise per datagram).
    */
-  #attempt(
-    name: string,
-    type: QueryType,
-    conf: Conf,
-    servers: (NameServer | EncryptedNameServer)[],
-    attempt: number,
-    index: number,
-    failure: SocketError | undefined,
-  ): Promise<Outcome> {
-    if (index >= servers.length) {
-      attempt++;
-      index = 0;
+  #attempt(query: Query): void {
+    const servers = query.servers;
+    const conf = query.conf;
+    if (query.index >= servers.length) {
+      query.attempt++;
+      query.index = 0;
     }
-    if (attempt >= conf.attempts || servers.length === 0) {
-      return Promise.reject(failure ?? socketError("temporary-resolver-failure", "resolve", name, "no name server to ask"));
+    if (query.attempt >= conf.attempts || servers.length === 0) {
+      return this.#finish(query, undefined, query.failure ?? socketError("temporary-resolver-failure", "resolve", query.name, "no name server to ask"));
     }
-    const timeoutMs = Math.min(conf.timeoutMs * 2 ** attempt, MAX_BACKOFF_MS);
-    let asked: Promise<DecodedResponse>;
-    try {
-      asked = this.#ask(servers[index], name, type, conf, timeoutMs);
-    } catch (error) {
-      asked = Promise.reject(error);
-    }
-    return asked.then((response) => {
-      const outcome = interpret(response, name, type);
-      if (outcome.kind === "failure") return this.#attempt(name, type, conf, servers, attempt, index + 1, outcome.error);
-      if (this.#capacity !== 0) this.#cache.set(`${type} ${name}`, outcome.outcome, outcome.ttl);
-      return outcome.outcome;
-    }, (error: unknown) => {
-      if (!(error instanceof SocketError)) throw error;
-      return this.#attempt(name, type, conf, servers, attempt, index + 1, error);
-    });
-  }
-
-  /** One question to one server: over UDP (then TCP when truncated), or the server's encrypted transport. */
-  #ask(
-    server: NameServer | EncryptedNameServer,
-    name: string,
-    type: QueryType,
-    conf: Conf,
-    timeoutMs: number,
-  ): Promise<DecodedResponse> {
-    if (isEncrypted(server)) {
-      // Never in plaintext: a failure here moves on to the next server, as for UDP.
-      this.#encrypted ??= new EncryptedTransports(() => this.#sockets(), caList(this.#options.ca), { tls: dotChannel, https: dohChannel });
-      return this.#encrypted.exchange(server, { name, type, timeoutMs, onDropped: () => void this.stats.dropped++ });
-    }
-    const id = randomId();
+    const timeoutMs = Math.min(conf.timeoutMs * 2 ** query.attempt, MAX_BACKOFF_MS);
+    const server = servers[query.index];
+    const name = query.name;
+    const type = query.type;
+    query.exchange = undefined;
     let exchange: Exchange;
     try {
+      if (isEncrypted(server)) {
+        // Never in plaintext: a failure here moves on to the next server, as for UDP.
+        this.#encrypted ??= new EncryptedTransports(() => this.#sockets(), caList(this.#options.ca), { tls: dotChannel, https: dohChannel });
+        this.#encrypted.exchange(server, { name, type, timeoutMs, onDropped: this.#onDropped })
+          .then((response) => this.#interpret(query, response), (error: unknown) => this.#failed(query, error));
+        return;
+      }
+      const id = randomId();
       exchange = {
         driver: this.#sockets(),
         server,
@@ -383,21 +357,57 @@ export class WireResolver implements Resolver {
         signal: undefined,
         onDropped: this.#onDropped,
         maxQueriesPerSocket: this.#options.maxQueriesPerSocket,
+        ownMessage: true,
       };
     } catch (error) {
-      return Promise.reject(error);
+      return this.#failed(query, error);
     }
+    query.exchange = exchange;
     this.stats.udpQueries++;
-    const answer = exchangeUdp(exchange);
-    // Most answers are not truncated: their promise goes back as it is, without a step of our own.
-    return answer.then((response) => response.truncated ? this.#overTcp(exchange, conf) : response);
+    // Possibly answered at once, for a send that failed: nothing after this.
+    sendUdp(exchange, query);
+  }
+
+  /** A UDP reply: asked again over TCP when truncated. */
+  #answered(query: Query, response: DecodedResponse): void {
+    const exchange = query.exchange;
+    if (!response.truncated || exchange === undefined) return this.#interpret(query, response);
+    this.#overTcp(exchange, query.conf).then((answer) => this.#interpret(query, answer), (error: unknown) => this.#failed(query, error));
+  }
+
+  /** What a reply means: the query's outcome (cached), or on to the next server on a failure. */
+  #interpret(query: Query, response: DecodedResponse): void {
+    const outcome = interpret(response, query.name, query.type);
+    if (outcome.kind === "failure") return this.#next(query, outcome.error);
+    if (this.#capacity !== 0) this.#cache.set(`${query.type} ${query.name}`, outcome.outcome, outcome.ttl);
+    this.#finish(query, outcome.outcome, undefined);
+  }
+
+  /** No reply: a `SocketError` moves on to the next server; anything else fails the query. */
+  #failed(query: Query, error: unknown): void {
+    if (!(error instanceof SocketError)) return this.#finish(query, undefined, error);
+    this.#next(query, error);
+  }
+
+  #next(query: Query, failure: SocketError): void {
+    query.failure = failure;
+    query.index++;
+    this.#attempt(query);
+  }
+
+  /** Settles the query's promise; it is no longer in flight, so the next caller asks again (or the cache answers). */
+  #finish(query: Query, outcome: Outcome | undefined, error: unknown): void {
+    this.#cache.done(query.type, query.name, query);
+    const waiters = query.waiters;
+    if (!Array.isArray(waiters)) return outcome !== undefined ? waiters.got(outcome) : waiters.lost(error);
+    for (const part of waiters) outcome !== undefined ? part.got(outcome) : part.lost(error);
   }
 
   /** Asks again over TCP after a truncated UDP answer. */
   #overTcp(exchange: Exchange, conf: Conf): Promise<DecodedResponse> {
     this.stats.tcpQueries++;
     const tcpId = randomId();
-    return exchangeTcp({ ...exchange, id: tcpId, message: encodeQuery(tcpId, exchange.name, exchange.type, conf.edns0) });
+    return exchangeTcp({ ...exchange, id: tcpId, message: encodeQuery(tcpId, exchange.name, exchange.type, conf.edns0), ownMessage: false });
   }
 
   /** The driver given, else the default (the runtime's), looked up when first needed. */
@@ -452,7 +462,9 @@ function interpret(response: DecodedResponse, name: string, type: QueryType): In
     for (let i = 0; i < records.length; i++) {
       const record = records[i];
       if (record.name !== owner || record.type !== type) continue;
-      (addresses ??= []).push(record.data);
+      // A literal for the first: an array grown by push from empty holds 17.
+      if (addresses === undefined) addresses = [record.data];
+      else addresses.push(record.data);
       if (record.ttl < addressTtl) addressTtl = record.ttl;
     }
     if (addresses !== undefined) return { kind: "outcome", outcome: { kind: "addresses", addresses }, ttl: addressTtl };
@@ -497,7 +509,7 @@ function caList(ca: string | string[] | undefined): string[] | undefined {
   return ca === undefined ? undefined : Array.isArray(ca) ? [...ca] : [ca];
 }
 
-/** A lookup's error, as `settled` gives it. */
+/** A part's error, as a `Lookup` gives it. */
 interface Failed {
   error: unknown;
 }
@@ -515,22 +527,137 @@ function collect(outcome: Outcome | Failed, addresses: IpAddress[]): SocketError
   return outcome.error;
 }
 
-/** The outcome of `lookup`, or its error: never rejects. */
-function settled(lookup: Promise<Outcome>): Promise<Outcome | Failed> {
-  return lookup.then(undefined, (error: unknown) => ({ error }));
+/** What a `Query` calls back into: its resolver. */
+interface QueryHost {
+  answered(query: Query, response: DecodedResponse): void;
+  failed(query: Query, error: unknown): void;
 }
 
-function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    work.then((value) => {
-      signal.removeEventListener("abort", onAbort);
-      resolve(value);
-    }, (error: unknown) => {
-      signal.removeEventListener("abort", onAbort);
-      reject(error);
-    });
-  });
+/**
+ * One question (name, type) in flight, through the servers and attempts: what the UDP
+ * pool answers to. Its outcome goes to every part waiting for it (callers share a query).
+ */
+class Query implements ExchangeSink {
+  readonly host: QueryHost;
+  readonly name: string;
+  readonly type: QueryType;
+  readonly conf: Conf;
+  readonly servers: (NameServer | EncryptedNameServer)[];
+  attempt = 0;
+  index = 0;
+  failure: SocketError | undefined = undefined;
+  /** The UDP exchange of the current ask (for TCP after truncation); undefined for the encrypted transports. */
+  exchange: Exchange | undefined = undefined;
+  /** Who waits for the outcome: one part, or several sharing the query. */
+  waiters: Part | Part[];
+
+  constructor(host: QueryHost, name: string, type: QueryType, conf: Conf, servers: (NameServer | EncryptedNameServer)[], first: Part) {
+    this.host = host;
+    this.name = name;
+    this.type = type;
+    this.conf = conf;
+    this.servers = servers;
+    this.waiters = first;
+  }
+
+  wait(part: Part): void {
+    const waiters = this.waiters;
+    if (Array.isArray(waiters)) waiters.push(part);
+    else this.waiters = [waiters, part];
+  }
+
+  answered(response: DecodedResponse): void {
+    this.host.answered(this, response);
+  }
+
+  failed(error: unknown): void {
+    this.host.failed(this, error);
+  }
+}
+
+/** What a `Part` calls back into: its resolver. */
+interface PartHost {
+  /** Asks for the part's current name (`owner`). */
+  ask(part: Part): void;
+}
+
+/** A lookup's question for one type: the name, then each CNAME target the server left dangling. */
+class Part {
+  readonly lookup: Lookup;
+  readonly index: number;
+  readonly type: QueryType;
+  /** The name looked up. */
+  readonly name: string;
+  /** The name asked for now. */
+  owner: string;
+  hops = 0;
+
+  constructor(lookup: Lookup, index: number, type: QueryType, name: string) {
+    this.lookup = lookup;
+    this.index = index;
+    this.type = type;
+    this.name = name;
+    this.owner = name;
+  }
+
+  got(outcome: Outcome): void {
+    if (outcome.kind !== "alias") return this.lookup.settle(this.index, outcome);
+    // Aborted meanwhile: the chain stops here.
+    if (this.lookup.results[this.index] !== undefined) return;
+    if (this.hops === MAX_CNAME_HOPS) {
+      return this.lost(socketError("permanent-resolver-failure", "resolve", this.name, `CNAME chain longer than ${MAX_CNAME_HOPS}`));
+    }
+    this.hops++;
+    this.owner = outcome.target;
+    this.lookup.host.ask(this);
+  }
+
+  lost(error: unknown): void {
+    this.lookup.settle(this.index, { error });
+  }
+}
+
+/** One `#lookups`: its parts' outcomes or errors, in part order, once all are in (or the signal aborted). */
+class Lookup {
+  readonly host: PartHost;
+  readonly conf: Conf;
+  /** The cache keys the answer is built from; undefined when the answer is not cached. */
+  readonly used: string[] | undefined;
+  readonly results: (Outcome | Failed | undefined)[];
+  left: number;
+  readonly promise: Promise<(Outcome | Failed)[]>;
+  resolve!: (results: (Outcome | Failed)[]) => void;
+  signal: AbortSignal | undefined = undefined;
+  onAbort: (() => void) | undefined = undefined;
+
+  constructor(host: PartHost, conf: Conf, used: string[] | undefined, parts: number) {
+    this.host = host;
+    this.conf = conf;
+    this.used = used;
+    this.results = parts === 2 ? [undefined, undefined] : [undefined];
+    this.left = parts;
+    this.promise = new Promise((resolve) => (this.resolve = resolve));
+  }
+
+  /** Parts not yet in when `signal` aborts end with its reason. */
+  watch(signal: AbortSignal | undefined): void {
+    if (signal === undefined || this.left === 0) return;
+    if (signal.aborted) return this.abort(signal.reason);
+    this.signal = signal;
+    this.onAbort = () => this.abort(signal.reason);
+    signal.addEventListener("abort", this.onAbort, { once: true });
+  }
+
+  abort(reason: unknown): void {
+    const results = this.results;
+    for (let i = 0; i < results.length; i++) if (results[i] === undefined) this.settle(i, { error: reason });
+  }
+
+  settle(index: number, result: Outcome | Failed): void {
+    if (this.results[index] !== undefined) return;
+    this.results[index] = result;
+    if (--this.left !== 0) return;
+    if (this.onAbort !== undefined) this.signal?.removeEventListener("abort", this.onAbort);
+    this.resolve(this.results as (Outcome | Failed)[]);
+  }
 }
