@@ -80,9 +80,8 @@ class DotChannel implements EncryptedChannel {
       this.#idle = undefined;
     }
     this.#connecting ??= this.#connect(query.timeoutMs);
-    let connection: Connection;
     try {
-      connection = await this.#connecting;
+      await this.#connecting;
     } catch (error) {
       if (error instanceof ConnectionLost) throw error;
       throw unreachable(error, this.#context.server, query.name);
