@@ -108,6 +108,12 @@ export interface BunUdpSocket {
   close(): void;
 }
 
+/** A `Bun.udpSocket` made with `connect`: it sends without a destination (with one, it throws). */
+export interface BunConnectedUdpSocket {
+  send(data: Uint8Array): boolean;
+  sendMany(packets: readonly Uint8Array[]): number;
+}
+
 /** Handlers of `Bun.udpSocket`. */
 export interface BunUdpHandler {
   data?(socket: BunUdpSocket, data: Uint8Array, port: number, address: string): void;
@@ -118,12 +124,21 @@ export interface BunUdpHandler {
 /** The `Bun` global, as far as the driver goes. */
 export interface BunApi {
   udpSocket(
-    options: { hostname: string; port: number; binaryType?: "uint8array"; socket?: BunUdpHandler },
+    options: {
+      hostname: string;
+      port: number;
+      binaryType?: "uint8array";
+      /** Connects the socket (`connect(2)`): it then sends without a destination ({@linkcode BunConnectedUdpSocket}). */
+      connect?: { hostname: string; port: number };
+      socket?: BunUdpHandler;
+    },
   ): Promise<BunUdpSocket>;
   connect<T>(options: {
     hostname: string;
     port: number;
     allowHalfOpen?: boolean;
+    /** TLS from the first byte; the `handshake` handler reports its end. */
+    tls?: BunTlsOptions;
     data?: T;
     socket: BunSocketHandler<T>;
   }): Promise<BunSocket<T>>;
@@ -133,6 +148,7 @@ export interface BunApi {
     allowHalfOpen?: boolean;
     ipv6Only?: boolean;
     exclusive?: boolean;
+    tls?: BunTlsOptions;
     socket: BunSocketHandler<T>;
   }): BunTcpListener;
   connect<T>(options: { unix: string; allowHalfOpen?: boolean; socket: BunSocketHandler<T> }): Promise<BunSocket<T>>;

@@ -11,7 +11,6 @@
  *
  * @module
  */
-import type { X509Certificate } from "node:crypto";
 import { formatSocketAddress } from "../core/address.ts";
 import type { IpSocketAddress } from "../core/address.ts";
 import type { AcceptQueue } from "../core/accept_queue.ts";
@@ -26,7 +25,7 @@ import type { BunSocket, BunSocketHandler, BunTcpListener, BunTlsOptions } from 
 import { BunConnection, HANDLERS } from "./connection.ts";
 import type { AnyBunSocket } from "./connection.ts";
 import { bunError } from "./errors.ts";
-import { alpnWire, tlsInfo } from "./tls.ts";
+import { alpnWire, certificateIdentityError, tlsInfo } from "./tls.ts";
 
 type Ends = (socket: AnyBunSocket) => ConnectionEnds<IpSocketAddress>;
 
@@ -82,7 +81,7 @@ export class BunTlsConnection extends BunConnection<IpSocketAddress> {
         : socket.getPeerX509Certificate?.() ?? undefined;
       let serverName: string | null;
       if (options.side === "client") {
-        const mismatch = identityMismatch(certificate, options);
+        const mismatch = certificateIdentityError(certificate, options);
         if (mismatch !== undefined) return this.#settle({ ok: false, error: mismatch });
         serverName = options.serverName ?? null;
       } else {
@@ -148,23 +147,6 @@ export class BunTlsConnection extends BunConnection<IpSocketAddress> {
 }
 
 /**
- * The server's certificate against the identity asked for (the name, or the IP address), as
- * `node:tls` checks it: an error like `tls.checkServerIdentity`'s, or undefined when it matches.
- * Bun has checked the name already; this keeps the check where the other paths make it,
- * with the certificate `connection.tls` needs anyway.
- */
-function identityMismatch(certificate: X509Certificate | undefined, options: CheckedTlsClient): Error | undefined {
-  if (certificate === undefined) return socketError("tls-certificate-untrusted", "tls", "", "the server sent no certificate");
-  // No server name: the identity is an IP address.
-  const ip = options.serverName === undefined;
-  if ((ip ? certificate.checkIP(options.identity) : certificate.checkHost(options.identity)) !== undefined) return undefined;
-  return Object.assign(
-    new Error(`Hostname/IP does not match certificate's altnames: ${ip ? "IP" : "Host"}: ${options.identity}. is not in the cert's altnames: ${certificate.subjectAltName ?? ""}`),
-    { code: "ERR_TLS_CERT_ALTNAME_INVALID" },
-  );
-}
-
-/**
  * The `BunTlsConnection` in `socket.data`; undefined before `open` (a client's `data` is
  * still its `Opening` then, and `Bun.connect`'s promise reports what went wrong).
  */
@@ -209,26 +191,6 @@ const CONNECT_HANDLERS = {
   },
 } as BunSocketHandler<BunConnection<IpSocketAddress> | Opening>;
 
-/** `Bun.connect` and `Bun.listen` with their `tls` option (bun_api.ts types them without). */
-interface BunTlsApi {
-  connect<T>(options: {
-    hostname: string;
-    port: number;
-    allowHalfOpen?: boolean;
-    tls: BunTlsOptions;
-    data: T;
-    socket: BunSocketHandler<T>;
-  }): Promise<BunSocket<T>>;
-  listen<T>(options: {
-    hostname: string;
-    port: number;
-    allowHalfOpen?: boolean;
-    ipv6Only?: boolean;
-    tls: BunTlsOptions;
-    socket: BunSocketHandler<T>;
-  }): BunTcpListener;
-}
-
 /**
  * The `tls` option of `Bun.connect` for `options`.
  *
@@ -267,7 +229,7 @@ export async function nativeTlsConnect(request: TcpConnectRequest, options: Chec
     socket = await new Promise<AnyBunSocket>((resolve, reject) => {
       const onAbort = (): void => reject(signal?.reason);
       signal?.addEventListener("abort", onAbort, { once: true });
-      (bun() as unknown as BunTlsApi).connect<BunConnection<IpSocketAddress> | Opening>({
+      bun().connect<BunConnection<IpSocketAddress> | Opening>({
         hostname: request.address,
         port: request.port,
         allowHalfOpen: true,
@@ -320,7 +282,7 @@ export function nativeTlsListen(
   queue: AcceptQueue<RawConnection>,
   ends: Ends,
 ): BunTcpListener {
-  return (bun() as unknown as BunTlsApi).listen({
+  return bun().listen({
     hostname,
     port,
     allowHalfOpen: true,

@@ -211,7 +211,19 @@ function identityError(socket: AnyBunSocket, options: CheckedTlsClient): Error |
   if (legacy !== null && typeof legacy === "object" && "subject" in legacy) {
     return tls.checkServerIdentity(options.identity, legacy as tls.PeerCertificate);
   }
-  const certificate = socket.getPeerX509Certificate?.() ?? undefined;
+  return certificateIdentityError(socket.getPeerX509Certificate?.() ?? undefined, options);
+}
+
+/**
+ * The server's certificate against the identity asked for (the name, or the IP address),
+ * as `tls.checkServerIdentity` reports it: its error, or undefined when it matches.
+ *
+ * @example
+ * ```ts ignore
+ * const mismatch = certificateIdentityError(socket.getPeerX509Certificate(), options);
+ * ```
+ */
+export function certificateIdentityError(certificate: X509Certificate | undefined, options: CheckedTlsClient): Error | undefined {
   if (certificate === undefined) return socketError("tls-certificate-untrusted", "tls", "", "the server sent no certificate");
   const ip = parseIp(options.identity) !== undefined;
   const matched = ip ? certificate.checkIP(options.identity) : certificate.checkHost(options.identity);

@@ -7,19 +7,8 @@ import { formatSocketAddress, ipSocketAddress } from "../core/address.ts";
 import type { DatagramSink, RawUdpSocket, UdpBindRequest } from "../core/driver.ts";
 import { socketError } from "../core/errors.ts";
 import { bun } from "./bun_api.ts";
-import type { BunApi, BunUdpSocket } from "./bun_api.ts";
+import type { BunConnectedUdpSocket } from "./bun_api.ts";
 import { bunError } from "./errors.ts";
-
-/** `Bun.udpSocket` with its `connect` option: the socket is then connected (`connect(2)`). */
-type UdpSocketConnecting = (
-  options: Parameters<BunApi["udpSocket"]>[0] & { connect?: { hostname: string; port: number } },
-) => Promise<BunUdpSocket>;
-
-/** A connected `Bun.udpSocket` sends without a destination (with one, it throws). */
-interface BunConnectedUdpSocket {
-  send(data: Uint8Array): boolean;
-  sendMany(packets: readonly Uint8Array[]): number;
-}
 
 /**
  * Binds a UDP socket with `Bun.udpSocket`.
@@ -36,8 +25,7 @@ export async function bunUdpBind(request: UdpBindRequest, sink: DatagramSink): P
   const peer = request.connect;
   let socket;
   try {
-    const api = bun();
-    socket = await (api.udpSocket as UdpSocketConnecting).call(api, {
+    socket = await bun().udpSocket({
       binaryType: "uint8array",
       hostname: request.address,
       port: request.port,

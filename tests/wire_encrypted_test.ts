@@ -13,7 +13,7 @@ import { encodeQuery, frameForTcp, TcpFrameReader } from "../resolve/wire/packet
 import { tcp } from "../mod.ts";
 import { WireResolver } from "../resolve/wire/wire_resolver.ts";
 import type { WireResolverOptions } from "../resolve/wire/options.ts";
-import { networks, rejectsWith } from "./helpers.ts";
+import { networks, rejectsWith, within } from "./helpers.ts";
 import { testCertificates } from "./peers/certs.ts";
 import { h2Frame, joinFrames, startFakeH2 } from "./peers/fake_h2.ts";
 import type { FakeH2Server, FakeH2Session, H2Frame } from "./peers/fake_h2.ts";
@@ -153,7 +153,7 @@ describe("DNS over HTTPS: a TLS server that does not agree to HTTP/2", () => {
       assert.equal(resolver.stats.udpQueries + resolver.stats.tcpQueries, 0);
     } finally {
       listener.close();
-      await serving;
+      await within(serving, "the listener's loop ending");
     }
   });
 });
@@ -338,8 +338,8 @@ describe("DNS over TLS: a query in flight when the server closes is asked again 
       assert.equal(accepted, 2);
     } finally {
       listener.close();
-      await serving;
-      await Promise.all(sessions);
+      await within(serving, "the listener's loop ending");
+      await within(Promise.all(sessions), "the server's sessions ending");
     }
   });
 });

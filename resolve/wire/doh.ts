@@ -13,7 +13,7 @@ import { readConnectionChunk } from "../../core/connection.ts";
 import type { Connection } from "../../core/connection.ts";
 import { socketError } from "../../core/errors.ts";
 import type { SocketError } from "../../core/errors.ts";
-import { ConnectionLost, encodePaddedQuery, IDLE_CLOSE_MS, noAnswer, openTls, soon, unreachable } from "./encrypted.ts";
+import { ChannelLife, ConnectionLost, encodePaddedQuery, noAnswer, openTls, unreachable } from "./encrypted.ts";
 import type { ChannelContext, EncryptedChannel, EncryptedQuery } from "./encrypted.ts";
 import {
   ACK, CANCEL, checkFrame, COMPRESSION_ERROR, concat, CONTINUATION, DATA, END_HEADERS, END_STREAM, ENHANCE_YOUR_CALM, frame, FRAME_SIZE_ERROR, GOAWAY,
@@ -100,7 +100,6 @@ class DohChannel implements EncryptedChannel {
   #unflushed = 0;
   /** The acknowledgement of the last PING of the chunk being read (only the last is answered). */
   #pong: Uint8Array | undefined;
-  #flushScheduled = false;
   readonly #decoder = new HpackDecoder();
   /** The header block being received (HEADERS then CONTINUATION frames). */
   #block: { id: number; endStream: boolean; parts: Uint8Array[]; size: number } | undefined;
@@ -114,16 +113,16 @@ class DohChannel implements EncryptedChannel {
   readonly #acceptHeader: Uint8Array;
   #connecting: Promise<Connection> | undefined;
   #connection: Connection | undefined;
-  #connectAbort: AbortController | undefined;
   /** Resolves at the server's first SETTINGS (so its stream limit is known before the first request). */
   #settled: (() => void) | undefined;
   /** Set once connected and the server's first SETTINGS read. */
   #ready = false;
   #done = false;
   #why = "the server closed the connection";
-  #idle: ReturnType<typeof setTimeout> | undefined;
-  #released!: () => void;
-  readonly closed: Promise<void> = new Promise((resolve) => (this.#released = resolve));
+  readonly #life = new ChannelLife(() => this.#flush(), () => {
+    if (this.#streams.size === 0) this.#end("the connection was idle");
+  });
+  readonly closed: Promise<void> = this.#life.closed;
 
   constructor(context: ChannelContext) {
     this.#context = context;
@@ -145,10 +144,7 @@ class DohChannel implements EncryptedChannel {
   async ask(query: EncryptedQuery): Promise<DecodedResponse> {
     // One deadline for connecting, waiting for a free stream and the answer.
     const deadline = Date.now() + query.timeoutMs;
-    if (this.#idle !== undefined) {
-      clearTimeout(this.#idle);
-      this.#idle = undefined;
-    }
+    this.#life.busy();
     const connecting = (this.#connecting ??= this.#connect(query.timeoutMs));
     if (!this.#ready && !this.#done) {
       const late = noAnswer(this.#context.server, query.name, query.timeoutMs);
@@ -187,7 +183,7 @@ class DohChannel implements EncryptedChannel {
       this.#streams.set(id, { query, resolve, reject, timer, status: 0, contentType: "", body: [], length: 0 });
     });
     this.#out.push(headers);
-    this.#scheduleFlush();
+    this.#life.scheduleFlush();
     return answer;
   }
 
@@ -264,43 +260,36 @@ class DohChannel implements EncryptedChannel {
 
   async #connect(timeoutMs: number): Promise<Connection> {
     const { server } = this.#context;
-    const controller = new AbortController();
-    this.#connectAbort = controller;
-    const timer = setTimeout(
-      () => controller.abort(socketError("timeout", "tls.connect", server.text, `no HTTP/2 connection within ${timeoutMs} ms`)),
-      timeoutMs,
-    );
     try {
-      const connection = await openTls(this.#context, controller.signal, ["h2"]);
-      if (this.#done) {
-        connection.close();
-        throw new ConnectionLost(this.#why);
-      }
-      this.#connection = connection;
-      if (connection.tls?.alpn !== "h2") {
-        throw socketError("tls-handshake-failed", "tls.connect", server.text, `the server did not agree to HTTP/2 (ALPN ${JSON.stringify(connection.tls?.alpn ?? null)})`);
-      }
-      const settled = new Promise<void>((resolve) => (this.#settled = resolve));
-      // SETTINGS: ENABLE_PUSH 0 and INITIAL_WINDOW_SIZE; then the connection's window.
-      const settings = frame(12, SETTINGS, 0, 0);
-      settings.set([0, 2, 0, 0, 0, 0, 0, 4], 9);
-      writeUint32(settings, 17, WINDOW);
-      this.#out.unshift(new TextEncoder().encode(PREFACE), settings, windowUpdate(WINDOW - 65_535));
-      this.#flush();
-      void this.#readLoop(connection);
-      await Promise.race([settled, controller.signal.aborted ? Promise.reject(controller.signal.reason) : new Promise<never>((_, reject) => {
-        controller.signal.addEventListener("abort", () => reject(controller.signal.reason), { once: true });
-      })]);
-      if (this.#done) throw new ConnectionLost(this.#why);
-      this.#context.onConnected();
-      this.#ready = true;
-      return connection;
+      return await this.#life.connectWithin(server, timeoutMs, "HTTP/2 connection", async (signal) => {
+        const connection = await openTls(this.#context, signal, ["h2"]);
+        if (this.#done) {
+          connection.close();
+          throw new ConnectionLost(this.#why);
+        }
+        this.#connection = connection;
+        if (connection.tls?.alpn !== "h2") {
+          throw socketError("tls-handshake-failed", "tls.connect", server.text, `the server did not agree to HTTP/2 (ALPN ${JSON.stringify(connection.tls?.alpn ?? null)})`);
+        }
+        const settled = new Promise<void>((resolve) => (this.#settled = resolve));
+        // SETTINGS: ENABLE_PUSH 0 and INITIAL_WINDOW_SIZE; then the connection's window.
+        const settings = frame(12, SETTINGS, 0, 0);
+        settings.set([0, 2, 0, 0, 0, 0, 0, 4], 9);
+        writeUint32(settings, 17, WINDOW);
+        this.#out.unshift(new TextEncoder().encode(PREFACE), settings, windowUpdate(WINDOW - 65_535));
+        this.#flush();
+        void this.#readLoop(connection);
+        await Promise.race([settled, signal.aborted ? Promise.reject(signal.reason) : new Promise<never>((_, reject) => {
+          signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+        })]);
+        if (this.#done) throw new ConnectionLost(this.#why);
+        this.#context.onConnected();
+        this.#ready = true;
+        return connection;
+      });
     } catch (error) {
       this.#end("connecting failed");
       throw error;
-    } finally {
-      clearTimeout(timer);
-      this.#connectAbort = undefined;
     }
   }
 
@@ -308,16 +297,7 @@ class DohChannel implements EncryptedChannel {
     const reset = frame(4, RST_STREAM, 0, id);
     writeUint32(reset, 9, code);
     this.#out.push(reset);
-    this.#scheduleFlush();
-  }
-
-  #scheduleFlush(): void {
-    if (this.#flushScheduled) return;
-    this.#flushScheduled = true;
-    soon(() => {
-      this.#flushScheduled = false;
-      this.#flush();
-    });
+    this.#life.scheduleFlush();
   }
 
   /** Writes every frame queued, in one write. */
@@ -370,7 +350,7 @@ class DohChannel implements EncryptedChannel {
           this.#end(this.#why);
           return;
         }
-        this.#scheduleFlush();
+        this.#life.scheduleFlush();
       }
       this.#end("the server closed the connection");
     } catch (error) {
@@ -528,16 +508,13 @@ class DohChannel implements EncryptedChannel {
   /** A stream is done: a waiting query may take its place; with none in flight, the idle timer starts. */
   #freed(): void {
     this.#wake();
-    if (this.#streams.size > 0 || this.#idle !== undefined) return;
+    if (this.#streams.size > 0 || this.#life.idling) return;
     if (this.#done) {
       // After GOAWAY, the last stream's end ends the connection.
       this.#end(this.#why);
       return;
     }
-    this.#idle = setTimeout(() => {
-      this.#idle = undefined;
-      if (this.#streams.size === 0) this.#end("the connection was idle");
-    }, IDLE_CLOSE_MS);
+    this.#life.idle();
   }
 
   /** Lets waiting queries check again for a free stream (or the channel's end). */
@@ -548,8 +525,7 @@ class DohChannel implements EncryptedChannel {
 
   /** Ends the channel: queries in flight reject with ConnectionLost (retried once elsewhere). */
   #end(why: string): void {
-    if (this.#idle !== undefined) clearTimeout(this.#idle);
-    this.#idle = undefined;
+    this.#life.busy();
     const first = !this.#done || this.#why === "the server sent GOAWAY";
     this.#done = true;
     if (first) this.#why = why;
@@ -560,16 +536,11 @@ class DohChannel implements EncryptedChannel {
       stream.reject(lost);
     }
     for (const waiting of this.#waiting.splice(0)) waiting();
-    this.#connectAbort?.abort(lost);
     const connection = this.#connection;
-    if (connection === undefined) {
-      if (this.#connecting === undefined) this.#released();
-      else void this.#connecting.then((c) => c.close(), () => {}).finally(() => this.#released());
-      return;
+    if (connection !== undefined) {
+      this.#flush(); // a GOAWAY or resets queued
+      this.#connection = undefined;
     }
-    this.#flush(); // a GOAWAY or resets queued
-    this.#connection = undefined;
-    connection.close();
-    void connection.closed.then(() => this.#released());
+    this.#life.end(lost, connection, this.#connecting);
   }
 }

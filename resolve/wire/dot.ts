@@ -9,8 +9,7 @@
  */
 import { readConnectionChunk } from "../../core/connection.ts";
 import type { Connection } from "../../core/connection.ts";
-import { socketError } from "../../core/errors.ts";
-import { ConnectionLost, encodePaddedQuery, freeId, IDLE_CLOSE_MS, noAnswer, openTls, soon, unreachable } from "./encrypted.ts";
+import { ChannelLife, ConnectionLost, encodePaddedQuery, freeId, noAnswer, openTls, unreachable } from "./encrypted.ts";
 import type { ChannelContext, EncryptedChannel, EncryptedQuery } from "./encrypted.ts";
 import { answersQuery, decodeResponse, frameForTcp, TcpFrameReader } from "./packet.ts";
 import type { DecodedResponse } from "./packet.ts";
@@ -53,16 +52,14 @@ class DotChannel implements EncryptedChannel {
   /** IDs of queries waiting for a place in the window, oldest first. */
   #queue: number[] = [];
   #written = 0;
-  #flushScheduled = false;
   #connecting: Promise<Connection> | undefined;
   #connection: Connection | undefined;
   #done = false;
-  /** Aborts connecting when the channel is closed meanwhile. */
-  #connectAbort: AbortController | undefined;
   #why = "the server closed the connection";
-  #idle: ReturnType<typeof setTimeout> | undefined;
-  #released!: () => void;
-  readonly closed: Promise<void> = new Promise((resolve) => (this.#released = resolve));
+  readonly #life = new ChannelLife(() => this.#flush(), () => {
+    if (this.#pending.size === 0) this.#end("the connection was idle");
+  });
+  readonly closed: Promise<void> = this.#life.closed;
 
   constructor(context: ChannelContext) {
     this.#context = context;
@@ -75,10 +72,7 @@ class DotChannel implements EncryptedChannel {
   async ask(query: EncryptedQuery): Promise<DecodedResponse> {
     // The answer's timer counts the time spent connecting too.
     const deadline = Date.now() + query.timeoutMs;
-    if (this.#idle !== undefined) {
-      clearTimeout(this.#idle);
-      this.#idle = undefined;
-    }
+    this.#life.busy();
     this.#connecting ??= this.#connect(query.timeoutMs);
     try {
       await this.#connecting;
@@ -101,25 +95,12 @@ class DotChannel implements EncryptedChannel {
       this.#pending.set(id, { query, resolve, reject, timer, unsent: frameForTcp(message) });
     });
     this.#queue.push(id);
-    this.#scheduleFlush();
+    this.#life.scheduleFlush();
     return answer;
   }
 
   close(): void {
     this.#end("the connection was closed");
-  }
-
-  /**
-   * Writes the waiting queries once every query asked in this turn of the event loop (and
-   * every answer read in it) is in: see `#flush`.
-   */
-  #scheduleFlush(): void {
-    if (this.#flushScheduled) return;
-    this.#flushScheduled = true;
-    soon(() => {
-      this.#flushScheduled = false;
-      this.#flush();
-    });
   }
 
   /**
@@ -165,29 +146,21 @@ class DotChannel implements EncryptedChannel {
   }
 
   async #connect(timeoutMs: number): Promise<Connection> {
-    const { server } = this.#context;
-    const controller = new AbortController();
-    this.#connectAbort = controller;
-    const timer = setTimeout(
-      () => controller.abort(socketError("timeout", "tls.connect", server.text, `no TLS connection within ${timeoutMs} ms`)),
-      timeoutMs,
-    );
     try {
-      const connection = await openTls(this.#context, controller.signal);
-      if (this.#done) {
-        connection.close();
-        throw new ConnectionLost(this.#why);
-      }
-      this.#connection = connection;
-      this.#context.onConnected();
-      void this.#readLoop(connection);
-      return connection;
+      return await this.#life.connectWithin(this.#context.server, timeoutMs, "TLS connection", async (signal) => {
+        const connection = await openTls(this.#context, signal);
+        if (this.#done) {
+          connection.close();
+          throw new ConnectionLost(this.#why);
+        }
+        this.#connection = connection;
+        this.#context.onConnected();
+        void this.#readLoop(connection);
+        return connection;
+      });
     } catch (error) {
       this.#end("connecting failed");
       throw error;
-    } finally {
-      clearTimeout(timer);
-      this.#connectAbort = undefined;
     }
   }
 
@@ -234,7 +207,7 @@ class DotChannel implements EncryptedChannel {
     clearTimeout(pending.timer);
     this.#pending.delete(id);
     if (pending.unsent === undefined) this.#written--;
-    this.#scheduleFlush();
+    this.#life.scheduleFlush();
     this.#maybeIdle();
   }
 
@@ -245,11 +218,8 @@ class DotChannel implements EncryptedChannel {
 
   /** With nothing in flight, closes the connection after the idle time. */
   #maybeIdle(): void {
-    if (this.#pending.size > 0 || this.#done || this.#idle !== undefined) return;
-    this.#idle = setTimeout(() => {
-      this.#idle = undefined;
-      if (this.#pending.size === 0) this.#end("the connection was idle");
-    }, IDLE_CLOSE_MS);
+    if (this.#pending.size > 0 || this.#done) return;
+    this.#life.idle();
   }
 
   /** Ends the channel: queries in flight reject with ConnectionLost (retried once elsewhere). */
@@ -257,8 +227,6 @@ class DotChannel implements EncryptedChannel {
     if (this.#done) return;
     this.#done = true;
     this.#why = why;
-    if (this.#idle !== undefined) clearTimeout(this.#idle);
-    this.#idle = undefined;
     const lost = new ConnectionLost(why);
     for (const pending of this.#pending.values()) {
       clearTimeout(pending.timer);
@@ -267,14 +235,6 @@ class DotChannel implements EncryptedChannel {
     this.#pending.clear();
     this.#queue = [];
     this.#written = 0;
-    this.#connectAbort?.abort(lost);
-    const connection = this.#connection;
-    if (connection === undefined) {
-      if (this.#connecting === undefined) this.#released();
-      else void this.#connecting.then((c) => c.close(), () => {}).finally(() => this.#released());
-      return;
-    }
-    connection.close();
-    void connection.closed.then(() => this.#released());
+    this.#life.end(lost, this.#connection, this.#connecting);
   }
 }

@@ -347,3 +347,103 @@ async function addressesOf(driver: Driver, host: string): Promise<ParsedIp[]> {
  */
 export const soon: (task: () => void) => void = (globalThis as { setImmediate?: (task: () => void) => void }).setImmediate ??
   ((task) => void setTimeout(task, 0));
+
+/**
+ * What the DoT and DoH channels share around their one connection: connecting with a
+ * deadline (aborted when the channel ends), one write per turn of the event loop, the
+ * close after `IDLE_CLOSE_MS` with nothing in flight, and `closed` once the connection is
+ * closed at the end.
+ *
+ * @example A channel's skeleton
+ * ```ts ignore
+ * const life = new ChannelLife(() => flushQueued(), () => end("the connection was idle"));
+ * const connection = await life.connectWithin(server, 5000, "TLS connection", (signal) => openTls(context, signal));
+ * life.scheduleFlush();
+ * ```
+ */
+export class ChannelLife {
+  /** Resolves once the channel ended and its connection is closed. */
+  readonly closed: Promise<void>;
+  #released!: () => void;
+  #idle: ReturnType<typeof setTimeout> | undefined;
+  #connectAbort: AbortController | undefined;
+  #flushScheduled = false;
+  readonly #flush: () => void;
+  readonly #onIdle: () => void;
+
+  /**
+   * @param flush Writes what the channel has queued (called once per turn by `scheduleFlush`).
+   * @param onIdle Called when the idle timer runs out; the channel checks it is still idle.
+   */
+  constructor(flush: () => void, onIdle: () => void) {
+    this.#flush = flush;
+    this.#onIdle = onIdle;
+    this.closed = new Promise((resolve) => (this.#released = resolve));
+  }
+
+  /** Whether the idle timer is running. */
+  get idling(): boolean {
+    return this.#idle !== undefined;
+  }
+
+  /** Stops the idle timer: a query came. */
+  busy(): void {
+    if (this.#idle === undefined) return;
+    clearTimeout(this.#idle);
+    this.#idle = undefined;
+  }
+
+  /** Starts the idle timer, unless it runs already. */
+  idle(): void {
+    if (this.#idle !== undefined) return;
+    this.#idle = setTimeout(() => {
+      this.#idle = undefined;
+      this.#onIdle();
+    }, IDLE_CLOSE_MS);
+  }
+
+  /** Calls the channel's flush once everything of this turn of the event loop is queued. */
+  scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    soon(() => {
+      this.#flushScheduled = false;
+      this.#flush();
+    });
+  }
+
+  /**
+   * Runs `connect` with a signal that aborts after `timeoutMs` (a `timeout` error: "no
+   * `what` within …") or when the channel ends meanwhile.
+   */
+  async connectWithin<T>(server: EncryptedNameServer, timeoutMs: number, what: string, connect: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const controller = new AbortController();
+    this.#connectAbort = controller;
+    const timer = setTimeout(
+      () => controller.abort(socketError("timeout", "tls.connect", server.text, `no ${what} within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    try {
+      return await connect(controller.signal);
+    } finally {
+      clearTimeout(timer);
+      this.#connectAbort = undefined;
+    }
+  }
+
+  /**
+   * The channel's end: stops the idle timer, aborts a connect under way with `reason`,
+   * closes the connection (or the one still coming) and resolves `closed` once it is closed.
+   */
+  end(reason: unknown, connection: Connection | undefined, connecting: Promise<Connection> | undefined): void {
+    this.busy();
+    this.#connectAbort?.abort(reason);
+    if (connection === undefined) {
+      if (connecting === undefined) this.#released();
+      else void connecting.then((c) => c.close(), () => {}).finally(() => this.#released());
+      return;
+    }
+    connection.close();
+    void connection.closed.then(() => this.#released());
+  }
+}
