@@ -375,3 +375,93 @@ describe("the fast decode path", () => {
     assert.ok(fast > 1000, `${fast} decoded`);
   });
 });
+
+/** A driver whose UDP binds fail (as when out of file descriptors) while `failing` is set, and the binds it was asked for. */
+type FlakyBinds = { readonly driver: Driver; tried: number; bound: number; failing: boolean };
+
+/** Wraps `driver`: while `failing`, every bind fails, one in two by throwing at once, the others by rejecting. */
+function flakyBinds(driver: Driver): FlakyBinds {
+  const flaky: FlakyBinds = {
+    driver: {
+      ...driver,
+      udpBind: (request, sink) => {
+        flaky.tried++;
+        if (!flaky.failing) {
+          return driver.udpBind(request, sink).then((raw) => {
+            flaky.bound++;
+            return raw;
+          });
+        }
+        const error = Object.assign(new Error("EMFILE: too many open files (injected)"), { code: "EMFILE" });
+        if (flaky.tried % 2 === 0) throw error;
+        return Promise.reject(error);
+      },
+    },
+    tried: 0,
+    bound: 0,
+    failing: false,
+  };
+  return flaky;
+}
+
+describe("a socket that cannot be bound (every loadable driver, binds failing on purpose)", () => {
+  it("a spare that fails to bind is tried again only after a backoff, the active socket carries on, and the spare comes back once binds work", async () => {
+    const ports = new Set<number>();
+    await withServer((query, _raw, remote) => {
+      ports.add(remote.port);
+      return good(query);
+    }, async (server, _make, driver) => {
+      ports.clear();
+      const flaky = flakyBinds(driver);
+      const flakyResolver = new WireResolver({ nameservers: [`127.0.0.1:${server.port}`], hosts: {}, timeout: 1000, attempts: 1, cacheSize: 0, maxQueriesPerSocket: 200 }, flaky.driver);
+      const self = { address: "127.0.0.1", port: server.port };
+      const ask = async (i: number): Promise<void> => assert.deepEqual(await flakyResolver.resolve(`spare${i}.test`, "ipv4"), [GOOD]);
+      // 99 queries at once: the first binds the active socket, and none reaches half way (100).
+      await Promise.all(Array.from({ length: 99 }, (_, i) => ask(i)));
+      assert.deepEqual([flaky.tried, flaky.bound], [1, 1], driver.name);
+      flaky.failing = true;
+      // 60 queries one after another past half way: without a backoff each would try to bind a spare.
+      for (let i = 99; i < 159; i++) await ask(i);
+      const tried = flaky.tried - 1;
+      // 50 ms doubling up to 2 s: 10 tries take over 9 s, far more than 60 queries on loopback.
+      assert.ok(tried >= 1 && tried <= 10, `${driver.name}: ${tried} binds tried for 60 queries`);
+      assert.equal(openPoolSockets(flaky.driver, self), 1, `${driver.name}: only the active socket`);
+      assert.equal(ports.size, 1, `${driver.name}: every query on the active socket`);
+      assert.equal(flakyResolver.stats.dropped, 0);
+      // Binds work again: within the longest backoff (2 s) a query makes the spare, a query each 100 ms.
+      flaky.failing = false;
+      let next = 159;
+      while (flaky.tried === tried + 1 && next < 199) {
+        await ask(next++);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.ok(await until(() => flaky.bound === 2, 1000), `${driver.name}: the spare is bound (${flaky.tried} tries, ${flaky.bound} bound)`);
+      assert.equal(openPoolSockets(flaky.driver, self), 2, `${driver.name}: the active socket and the spare`);
+      // Up to the limit and one more: the next query goes on the spare, with no bind of its own.
+      const triedBefore = flaky.tried;
+      while (next < 201) await ask(next++);
+      assert.equal(flaky.tried, triedBefore, driver.name);
+      assert.equal(ports.size, 2, `${driver.name}: the spare took over`);
+      assert.ok(await until(() => openPoolSockets(flaky.driver) === 0, 3 * IDLE_CLOSE_MS), `${driver.name}: closed when idle`);
+    });
+  });
+
+  it("when the active socket retires and no new one can be bound, its query fails at once with a SocketError; once binds work the next one succeeds", async () => {
+    await withServer((query) => good(query), async (server, _make, driver) => {
+      const flaky = flakyBinds(driver);
+      const resolver = new WireResolver({ nameservers: [`127.0.0.1:${server.port}`], hosts: {}, timeout: 1000, attempts: 1, cacheSize: 0, maxQueriesPerSocket: 10 }, flaky.driver);
+      const ask = (name: string): Promise<string[]> => within(resolver.resolve(name, "ipv4"), `${driver.name}: ${name}`);
+      for (let i = 0; i < 4; i++) assert.deepEqual(await ask(`retire${i}.test`), [GOOD]);
+      flaky.failing = true;
+      // The 5th tries a spare (it fails); the 10th retires the active socket. All are answered.
+      for (let i = 4; i < 10; i++) assert.deepEqual(await ask(`retire${i}.test`), [GOOD]);
+      const failure = await ask("retire10.test").then(() => undefined, (error: unknown) => error);
+      assert.ok(failure instanceof SocketError, `${driver.name}: ${failure}`);
+      assert.equal(failure.code, "temporary-resolver-failure", driver.name);
+      assert.match(failure.message, /EMFILE/, driver.name);
+      flaky.failing = false;
+      assert.deepEqual(await ask("retire11.test"), [GOOD]);
+      assert.ok(await until(() => openPoolSockets(flaky.driver) === 0, 3 * IDLE_CLOSE_MS), `${driver.name}: closed when idle`);
+    });
+  });
+});
