@@ -122,3 +122,39 @@ export function runMain(bench: string, main: () => Promise<void>): void {
     },
   );
 }
+
+/** The rates of each side, one per round, in operations per second. */
+export type RoundRates<Side extends string> = Record<Side, number[]>;
+
+/**
+ * Measures several sides in alternation: `rounds` rounds, each giving every side `ms` of
+ * its own, in an order that rotates from round to round, so a drift of the machine (a
+ * noisy neighbour, a frequency change) falls on every side alike. A side is a unit of
+ * work that resolves to the operations it did (e.g. 32 lookups); it is repeated until its
+ * `ms` are up. Compare sides round by round (`pairedRatio`), not by their totals.
+ */
+export async function alternateRounds<Side extends string>(
+  rounds: number,
+  ms: number,
+  sides: Record<Side, () => Promise<number>>,
+): Promise<RoundRates<Side>> {
+  const names = Object.keys(sides) as Side[];
+  const rates = Object.fromEntries(names.map((name) => [name, [] as number[]])) as RoundRates<Side>;
+  for (let round = 0; round < rounds; round++) {
+    for (let i = 0; i < names.length; i++) {
+      const name = names[(round + i) % names.length];
+      const unit = sides[name];
+      const start = performance.now();
+      let done = 0;
+      let elapsed = 0;
+      while ((elapsed = performance.now() - start) < ms) done += await unit();
+      rates[name].push(done / (elapsed / 1000));
+    }
+  }
+  return rates;
+}
+
+/** The median over rounds of `top[i] / bottom[i]`: a ratio of two sides measured in the same rounds. */
+export function pairedRatio(top: number[], bottom: number[]): number {
+  return median(top.map((value, i) => value / bottom[i]));
+}

@@ -22,9 +22,10 @@
  * another: send SIZE bytes, wait until all SIZE came back, only then send again. Each
  * counted trip is timed with `performance.now()` (sub-µs on all three runtimes). A round
  * gives the p50, p90 and p99 of its trips; a side's figure is the median over its rounds.
- * Rounds alternate sides (unisock, native, unisock, native, ...). The last line is
+ * Every round runs both sides, the first of the two alternating. The last line is
  * `echo_rtt RUNTIME VERSION: unisock p50 X µs, native p50 Y µs, ratio Z (goal <= 1.1:
- * met|NOT met)`, ratio = unisock p50 / native p50 (lower is better).
+ * met|NOT met)`, ratio = the median over the rounds of unisock p50 / native p50 of the
+ * same round (lower is better); the sides alternate which goes first.
  *
  * TCP_NODELAY is on at all four ends. The defaults differ (seen with strace): Node and
  * Deno leave Nagle on, Bun sets TCP_NODELAY on every socket; so both sides set it: unisock
@@ -49,7 +50,7 @@ import net from "node:net";
 import process from "node:process";
 import { tcp } from "../mod.ts";
 import type { BunSocketHandler } from "../bun/bun_api.ts";
-import { alternatives, globals, makeUsage, median, pad, positive, round1, round3 } from "./common.ts";
+import { alternatives, globals, makeUsage, median, pad, pairedRatio, positive, round1, round3 } from "./common.ts";
 import { runCleanups, runMain, runtime, runtimeVersion, walkArgs } from "./common.ts";
 import type { Usage } from "./common.ts";
 
@@ -359,7 +360,8 @@ async function main(): Promise<void> {
 
   const results: Record<Side, Figures[]> = { unisock: [], native: [] };
   for (let round = 1; round <= options.rounds; round++) {
-    for (const side of order) {
+    // The first side alternates, so neither always goes first.
+    for (const side of round % 2 === 1 ? order : [...order].reverse()) {
       const figures = await measure(side, options);
       results[side].push(figures);
       print(row(String(round), side, figures));
@@ -386,7 +388,8 @@ async function main(): Promise<void> {
   }
   const unisock = medians.unisock!;
   const native = medians.native!;
-  const ratio = round3(unisock.p50 / native.p50);
+  // Round by round (both sides of a round ran back to back), the median over the rounds.
+  const ratio = round3(pairedRatio(results.unisock.map((f) => f.p50), results.native.map((f) => f.p50)));
   const summary = `${BENCH} ${runtime} ${runtimeVersion}: unisock p50 ${unisock.p50.toFixed(1)} µs, native p50 ${
     native.p50.toFixed(1)
   } µs, ratio ${ratio.toFixed(3)} (goal <= ${GOAL}: ${ratio <= GOAL ? "met" : "NOT met"})`;

@@ -23,7 +23,10 @@
  * authoritative, TTL 0) answers every name under w.test. Each sample starts 32 lookups
  * at once, of names never asked before (`w<N>.w.test` for wire, `n<N>.w.test` for
  * native, N counting up: the same length), so no cache can help either side, and awaits
- * them all; lookups/s = 32 × 1000 / mean sample time in ms. Both sides ask that one
+ * them all. The two sides alternate in 8 rounds of `--time` / 4 ms each (the first side
+ * of a round alternating too, after a warm-up of both), so a drift of this noisy machine
+ * falls on both alike: a side's lookups/s is its median over the rounds, and the ratio is
+ * the median over the rounds of wire/native in the same round. Both sides ask that one
  * server: wire with a `WireResolver` with `cacheSize: 0` as above; native with one
  * resolver for the whole task (Node: one `dns.promises.Resolver`; Bun: one too, since
  * no name repeats, its cache cannot answer; Deno: `Deno.resolveDns`). After that dnsmasq
@@ -59,6 +62,7 @@ import process from "node:process";
 import { Bench } from "tinybench";
 import type { Task } from "tinybench";
 import { resolveAddresses, WireResolver } from "../mod.ts";
+import { alternateRounds, median, pairedRatio, round1, round3 } from "./common.ts";
 import type { DenoApi } from "../deno/deno_api.ts";
 import { startDnsmasq } from "../tests/peers/dnsmasq.ts";
 import type { Dnsmasq } from "../tests/peers/dnsmasq.ts";
@@ -78,6 +82,8 @@ const CACHED_GOAL = 2_000_000;
 /** Lookups started together in the concurrent task. */
 const CONCURRENCY = 32;
 const WILDCARD = "w.test";
+/** Rounds of the concurrent task, each giving both sides `--time` / (rounds / 2) ms. */
+const CONCURRENT_ROUNDS = 8;
 const WILDCARD_A = "203.0.113.9";
 const WILDCARD_AAAA = "2001:db8::9";
 
@@ -298,8 +304,6 @@ function batched(batch: number, call: () => Promise<unknown>): () => Promise<{ o
   };
 }
 
-const round1 = (value: number): number => Math.round(value * 10) / 10;
-const round3 = (value: number): number => Math.round(value * 1000) / 1000;
 
 function formatOps(value: number): string {
   return Math.round(value).toLocaleString("en-US");
@@ -392,28 +396,40 @@ async function run(
   }
   const wireConcurrentBefore = { ...wireConcurrent.stats };
   const wireNamesBefore = wireNames;
-  const concurrentBench = new Bench({ name: "concurrent", time: options.timeMs, warmupTime: 500, throws: true });
-  concurrentBench.add(`wire uncached ${CONCURRENCY} at a time`, async () => {
+  const wireBatch = async (): Promise<number> => {
     const lookups: Promise<void>[] = [];
     for (let i = 0; i < CONCURRENCY; i++) {
       const name = wireName();
       lookups.push(resolveAddresses(name, { resolver: wireConcurrent, family: "any" }).then((addresses) => checkWildcardWire(name, addresses)));
     }
     await Promise.all(lookups);
-  });
-  concurrentBench.add(`native uncached ${CONCURRENCY} at a time`, async () => {
+    return CONCURRENCY;
+  };
+  const nativeBatch = async (): Promise<number> => {
     const lookups: Promise<void>[] = [];
     for (let i = 0; i < CONCURRENCY; i++) {
       const name = nativeName();
       lookups.push(nativeConcurrent(name).then((answers) => checkWildcardNative(name, answers)));
     }
     await Promise.all(lookups);
-  });
-  await concurrentBench.run();
-  const [wireMany, nativeMany] = concurrentBench.tasks.map(figures).map((row) => ({
-    ...row,
-    opsPerSec: row.opsPerSec * CONCURRENCY,
-  }));
+    return CONCURRENCY;
+  };
+  // Warm-up, then rounds that alternate the two sides (see alternateRounds).
+  await alternateRounds(1, 300, { wire: wireBatch, native: nativeBatch });
+  const roundMs = options.timeMs / (CONCURRENT_ROUNDS / 2);
+  const rates = await alternateRounds(CONCURRENT_ROUNDS, roundMs, { wire: wireBatch, native: nativeBatch });
+  const roundFigures = (task: string, perRound: number[]): Figures => {
+    const opsPerSec = median(perRound);
+    return {
+      task,
+      opsPerSec,
+      meanUs: (CONCURRENCY * 1e6) / opsPerSec,
+      rme: ((Math.max(...perRound) - Math.min(...perRound)) / 2 / opsPerSec) * 100,
+      samples: perRound.length,
+    };
+  };
+  const wireMany = roundFigures(`wire uncached ${CONCURRENCY} at a time`, rates.wire);
+  const nativeMany = roundFigures(`native uncached ${CONCURRENCY} at a time`, rates.native);
   const wireManyLookups = wireNames - wireNamesBefore;
   const wireManyQueries = wireConcurrent.stats.udpQueries - wireConcurrentBefore.udpQueries;
   const wireManyHits = wireConcurrent.stats.cacheHits - wireConcurrentBefore.cacheHits;
@@ -422,7 +438,7 @@ async function run(
   }
   await stopWildcard();
   const nativeManyCached = await wildcardAnswersWithoutServer(nativeConcurrent, lastNativeName);
-  const ratioMany = wireMany.opsPerSec / nativeMany.opsPerSec;
+  const ratioMany = pairedRatio(rates.wire, rates.native);
 
   // Each sample is already a mean over `batch` calls: 16 samples at least is plenty, and keeps a
   // slow reference task (localhost) near its time budget.
@@ -491,7 +507,13 @@ async function run(
       ratio: round3(ratio),
       concurrent: {
         concurrency: CONCURRENCY,
-        units: { opsPerSec: `lookups/s: ${CONCURRENCY} × 1000 / mean ms of a sample of ${CONCURRENCY} lookups started together, each of a new name` },
+        units: {
+          opsPerSec: `lookups/s: median over ${CONCURRENT_ROUNDS} rounds (the sides alternating) of the lookups done in the round / its seconds; ` +
+            `a sample = ${CONCURRENCY} lookups started together, each of a new name, all awaited`,
+          rme: "half the spread of the rounds, % of the median",
+          ratio: "median over the rounds of wire/native in the same round",
+        },
+        rounds: { wire: rates.wire.map(round1), native: rates.native.map(round1) },
         wire: { ...task(wireMany), lookups: wireManyLookups, udpQueries: wireManyQueries, cacheHits: wireManyHits },
         native: { ...task(nativeMany), answeredAfterServerStopped: nativeManyCached },
         ratio: round3(ratioMany),

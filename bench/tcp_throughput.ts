@@ -22,7 +22,9 @@
  * counted; then the sides alternate, swapping which goes first every round. MB = 10^6 bytes.
  * The table also gives each round's CPU seconds per GB (user + system of the whole process,
  * which holds both ends), a steadier figure than MB/s on a busy machine. The last line is
- * `tcp_throughput RUNTIME VERSION: unisock N MB/s, native N MB/s, ratio R` (medians).
+ * `tcp_throughput RUNTIME VERSION: unisock N MB/s, native N MB/s, ratio R`: the MB/s are
+ * medians over the rounds, the ratio the median over the rounds of unisock/native in the
+ * same round.
  *
  *   --reader R     how both receivers get the bytes (BENCH_READER, default read):
  *                  `read`, into the receiver's own reused 64 KiB buffer (unisock `read(buffer)`,
@@ -42,7 +44,7 @@
  * @module
  */
 import process from "node:process";
-import { median, pad, round1, round3, runMain, runtime, runtimeVersion } from "./common.ts";
+import { median, pad, pairedRatio, round1, round3, runMain, runtime, runtimeVersion } from "./common.ts";
 import { CHUNK, HOST, measure, MIB, nativeApi, nativeRound, parseStreamOptions, unisockRound } from "./stream_throughput.ts";
 import type { Figures, RoundFn, StreamTarget } from "./stream_throughput.ts";
 
@@ -109,7 +111,9 @@ async function main(): Promise<void> {
   });
   const unisock = medians("unisock");
   const native = medians("native");
-  const ratio = unisock.mbps / native.mbps;
+  // Round by round: the two sides of one round ran back to back, so a drift of the machine
+  // between rounds cancels out.
+  const ratio = pairedRatio(results.unisock.map((f) => f.mbps), results.native.map((f) => f.mbps));
   print(row("median", "", unisock, native));
   const summary = `${BENCH} ${runtime} ${runtimeVersion}${options.reader === "readable" ? " (readable)" : ""}: unisock ${unisock.mbps.toFixed(0)} MB/s, native ${
     native.mbps.toFixed(0)

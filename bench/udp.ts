@@ -50,7 +50,8 @@
  * take turns, the first one rotating every round. Rounds vary a lot: a receiver that falls
  * behind for a millisecond loses what its kernel buffer cannot hold, and the two threads
  * share the machine's cores with the kernel's loopback work; hence 5 rounds by default and
- * the range of received/s next to the medians. Ratios are of the medians of received/s:
+ * the range of received/s next to the medians. Ratios are medians over the rounds of the
+ * two sides' received/s in the same round:
  * unisock/native = loop / native, sendMany/loop = many / loop (and on Bun, sendMany
  * unisock/native = many / native-many). The last line is `udp RUNTIME VERSION: unisock Nk
  * dgram/s, native Nk dgram/s, ratio R, sendMany/loop R, loss ...` (Deno adds which native API).
@@ -62,7 +63,7 @@ import process from "node:process";
 import { Worker } from "node:worker_threads";
 import { udp } from "../mod.ts";
 import type { DenoDatagramConn } from "../deno/deno_api.ts";
-import { alternatives, globals, makeUsage, median, pad, positive, round3, runCleanups, runMain, runtime, runtimeVersion, walkArgs } from "./common.ts";
+import { alternatives, globals, makeUsage, median, pad, pairedRatio, positive, round3, runCleanups, runMain, runtime, runtimeVersion, walkArgs } from "./common.ts";
 import type { Usage } from "./common.ts";
 import { HOST, prepareSender } from "./udp_sender.ts";
 import type { PreparedSender, SendJob, SenderReply, SenderRequest, SendResult, UdpSide } from "./udp_sender.ts";
@@ -499,9 +500,11 @@ async function main(): Promise<void> {
   const many = medians.many!;
   const native = medians.native!;
   const nativeMany = medians["native-many"];
-  const ratio = loop.receivedPerSecond / native.receivedPerSecond;
-  const manyOverLoop = many.receivedPerSecond / loop.receivedPerSecond;
-  const manyOverNative = nativeMany === undefined ? undefined : many.receivedPerSecond / nativeMany.receivedPerSecond;
+  // Round by round (the sides of one round ran back to back), the median over the rounds.
+  const received = (side: UdpSide): number[] => results[side]!.map((figures) => figures.receivedPerSecond);
+  const ratio = pairedRatio(received("loop"), received("native"));
+  const manyOverLoop = pairedRatio(received("many"), received("loop"));
+  const manyOverNative = nativeMany === undefined ? undefined : pairedRatio(received("many"), received("native-many"));
   print(
     `received/s: unisock/native ${ratio.toFixed(2)}, sendMany/loop ${manyOverLoop.toFixed(2)}` +
       (manyOverNative === undefined ? "" : `, sendMany unisock/native ${manyOverNative.toFixed(2)}`) +

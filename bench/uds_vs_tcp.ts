@@ -35,14 +35,15 @@
  * tcp_throughput.ts. Goals: uds/tcp (unisock UDS over unisock TCP) at least 1.5, and
  * unisock/native (unisock UDS over native UDS) at least 0.95. The last line is
  * `uds_vs_tcp RUNTIME VERSION: uds N MB/s, tcp N MB/s, uds/tcp R, native uds N MB/s,
- * unisock/native R` (medians).
+ * unisock/native R`: the MB/s are medians over the rounds, the ratios medians over the
+ * rounds of the two sides' MB/s in the same round.
  *
  * @module
  */
 import fs from "node:fs";
 import path from "node:path";
 import process from "node:process";
-import { median, pad, round1, round3, runMain, runtime, runtimeVersion } from "./common.ts";
+import { median, pad, pairedRatio, round1, round3, runMain, runtime, runtimeVersion } from "./common.ts";
 import { CHUNK, HOST, measure, MIB, nativeApi, nativeRound, parseStreamOptions, unisockRound } from "./stream_throughput.ts";
 import type { Figures, RoundFn, StreamTarget } from "./stream_throughput.ts";
 
@@ -127,8 +128,11 @@ async function main(): Promise<void> {
     const uds = medians.uds!.mbps;
     const tcpMbps = medians.tcp!.mbps;
     const native = medians.native!.mbps;
-    const udsOverTcp = uds / tcpMbps;
-    const overNative = uds / native;
+    // Round by round (the sides of one round ran back to back, so a drift of the machine
+    // between rounds cancels out), the median over the rounds.
+    const mbpsOf = (side: Side): number[] => results[side].map((figures) => figures.mbps);
+    const udsOverTcp = pairedRatio(mbpsOf("uds"), mbpsOf("tcp"));
+    const overNative = pairedRatio(mbpsOf("uds"), mbpsOf("native"));
     print(`uds/tcp ${verdict(udsOverTcp, GOAL_UDS_TCP)}; unisock/native ${verdict(overNative, GOAL_NATIVE)}`);
     const summary = `${BENCH} ${runtime} ${runtimeVersion}${options.reader === "readable" ? " (readable)" : ""}: uds ${uds.toFixed(0)} MB/s, tcp ${tcpMbps.toFixed(0)} MB/s, ` +
       `uds/tcp ${udsOverTcp.toFixed(2)}, native uds ${native.toFixed(0)} MB/s, unisock/native ${overNative.toFixed(2)}`;
