@@ -142,6 +142,7 @@ export interface BunApi {
     data?: T;
     socket: BunSocketHandler<T>;
   }): Promise<BunSocket<T>>;
+  connect<T>(options: { unix: string; allowHalfOpen?: boolean; socket: BunSocketHandler<T> }): Promise<BunSocket<T>>;
   listen<T>(options: {
     hostname: string;
     port: number;
@@ -151,7 +152,6 @@ export interface BunApi {
     tls?: BunTlsOptions;
     socket: BunSocketHandler<T>;
   }): BunTcpListener;
-  connect<T>(options: { unix: string; allowHalfOpen?: boolean; socket: BunSocketHandler<T> }): Promise<BunSocket<T>>;
   listen<T>(options: { unix: string; allowHalfOpen?: boolean; socket: BunSocketHandler<T> }): BunUnixListener;
   dns: {
     lookup(name: string, options?: { family?: 0 | 4 | 6 }): Promise<{ address: string; family: 4 | 6 }[]>;

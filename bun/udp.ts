@@ -70,15 +70,15 @@ export async function bunUdpBind(request: UdpBindRequest, sink: DatagramSink): P
       }
       return sendWhenDrained(data, address, port);
     },
-    async sendMany(datagrams) {
-      if (closed) throw socketError("invalid-state", "udp.sendMany", label, "socket is closed");
+    sendMany(datagrams) {
+      if (closed) return Promise.reject(socketError("invalid-state", "udp.sendMany", label, "socket is closed"));
       try {
-        if (connected !== undefined) return connected.sendMany(datagrams.map((datagram) => datagram.data));
+        if (connected !== undefined) return Promise.resolve(connected.sendMany(datagrams.map((datagram) => datagram.data)));
         const packets: (Uint8Array | number | string)[] = [];
         for (const { data, address, port } of datagrams) packets.push(data, port, address);
-        return bound.sendMany(packets);
+        return Promise.resolve(bound.sendMany(packets));
       } catch (error) {
-        throw bunError(error, "udp.sendMany", label);
+        return Promise.reject(bunError(error, "udp.sendMany", label));
       }
     },
     close() {
@@ -91,8 +91,8 @@ export async function bunUdpBind(request: UdpBindRequest, sink: DatagramSink): P
     setTtl: (ttl) => option("setTtl", () => bound.setTTL(ttl)),
     setMulticastTtl: (ttl) => option("setMulticastTtl", () => bound.setMulticastTTL(ttl)),
     setMulticastLoopback: (on) => option("setMulticastLoopback", () => bound.setMulticastLoopback(on)),
-    joinMulticast: async (group, iface) => option("joinMulticast", () => bound.addMembership(group, iface)),
-    leaveMulticast: async (group, iface) => option("leaveMulticast", () => bound.dropMembership(group, iface)),
+    joinMulticast: (group, iface) => settled(() => option("joinMulticast", () => bound.addMembership(group, iface))),
+    leaveMulticast: (group, iface) => settled(() => option("leaveMulticast", () => bound.dropMembership(group, iface))),
   };
   /** The send buffer was full: tries again on each 'drain', up to 16 times. */
   async function sendWhenDrained(data: Uint8Array, address: string, port: number): Promise<void> {
@@ -107,6 +107,16 @@ export async function bunUdpBind(request: UdpBindRequest, sink: DatagramSink): P
         throw bunError(error, "udp.send", formatSocketAddress({ address, port }));
       }
       if (sent) return;
+    }
+  }
+
+  /** `run`'s outcome as a promise: resolved, or rejected with what it threw. */
+  function settled(run: () => void): Promise<void> {
+    try {
+      run();
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
     }
   }
 

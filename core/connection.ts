@@ -6,7 +6,8 @@
  */
 import type { IpSocketAddress, UnixSocketAddress } from "./address.ts";
 import type { Driver, RawConnection } from "./driver.ts";
-import { SocketError, socketError } from "./errors.ts";
+import { socketError } from "./errors.ts";
+import type { SocketError } from "./errors.ts";
 import { checkTlsClient, checkTlsServer } from "./tls.ts";
 import type { TlsClientOptions, TlsInfo, TlsServerOptions } from "./tls.ts";
 

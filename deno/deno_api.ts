@@ -100,8 +100,8 @@ export interface DenoApi {
     (options: { transport: "unixpacket"; path: string }): DenoUnixDatagramConn;
   };
   connect(options: { hostname: string; port: number; transport?: "tcp"; signal?: AbortSignal }): Promise<DenoTcpConn>;
-  listen(options: { hostname: string; port: number; transport?: "tcp" }): DenoTcpListener;
   connect(options: { transport: "unix"; path: string }): Promise<DenoUnixConn>;
+  listen(options: { hostname: string; port: number; transport?: "tcp" }): DenoTcpListener;
   listen(options: { transport: "unix"; path: string }): DenoUnixListener;
   resolveDns(name: string, type: "A" | "AAAA", options?: DenoResolveDnsOptions): Promise<string[]>;
   errors: Record<string, new (...args: never[]) => Error>;

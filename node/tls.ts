@@ -553,14 +553,13 @@ function createServerState(options: CheckedTlsServer, shared: boolean, pair?: Ce
 function refuse(socket: tls.TLSSocket, transport: Writable, description: number): void {
   // The client may reset first; nothing is waiting for this socket any more.
   socket.on("error", () => {});
-  let timer: ReturnType<typeof setTimeout> | undefined;
   const close = (): void => {
     clearTimeout(timer);
     socket.destroy();
     transport.destroy();
   };
   // Should the write never finish, the connection goes all the same.
-  timer = setTimeout(close, 1000);
+  const timer = setTimeout(close, 1000);
   transport.write(Uint8Array.of(21, 3, 3, 0, 2, 2, description), close);
 }
 

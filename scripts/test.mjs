@@ -14,7 +14,7 @@
 //                         [--smoke | --no-smoke] [-- FILE|DIR|GLOB...]
 //
 //   --runtime NAME   run only this runtime (repeatable; default: all three)
-//   --no-check       skip the type checks (tsc, deno check)
+//   --no-check       skip the type checks (tsc, deno check, deno lint, ...)
 //   --check-only     run only the type checks (`npm run check`)
 //   --smoke          run the package smoke test even with --runtime or test paths
 //   --no-smoke       skip it (it runs by default in a full run: no --runtime, no paths)
@@ -503,6 +503,8 @@ async function typeChecks() {
     // With no file arguments `deno check` checks every module of the project
     // (deno.json's "exclude" and node_modules left out): sources, tests, bench.
     ["deno check", bin("deno"), ["check"]],
+    // deno's recommended lint rules, on the same modules.
+    ["deno lint", bin("deno"), ["lint"]],
     // JSR's rules: every export documented, no slow types, a clean dry run.
     ["deno doc --lint", bin("deno"), ["doc", "--lint", ...ENTRY_POINTS]],
     ["deno publish --dry-run", bin("deno"), ["publish", "--dry-run", "--allow-dirty"]],

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import process from "node:process";
 import { describe, it } from "node:test";
 import type { AccessRequest } from "../network/policy.ts";
 import { Network } from "../network/network.ts";

@@ -78,6 +78,8 @@ export async function bindUdp(
   }
   const hears = checkBind(address, port, hostname);
   const queue = new DatagramQueue<UdpDatagram>(size);
+  // Not const: a datagram may arrive before the socket below exists (then it is not connected).
+  // deno-lint-ignore prefer-const
   let socket: UdpSocket | undefined;
   const raw = await driver.udpBind(
     {

@@ -9,7 +9,8 @@ import { describeValue, formatSocketAddress, ipSocketAddress, parseIp } from "..
 import type { IpAddress, IpFamily, IpSocketAddress, ParsedIp } from "../core/address.ts";
 import { checkSignal } from "../core/abort.ts";
 import type { OutgoingDatagram, RawUdpSocket } from "../core/driver.ts";
-import { SocketError, socketError } from "../core/errors.ts";
+import { socketError } from "../core/errors.ts";
+import type { SocketError } from "../core/errors.ts";
 import type { DatagramQueue } from "./datagram_queue.ts";
 
 /** How many allowed destinations a socket remembers before it starts asking again. */
