@@ -33,7 +33,9 @@
  * The receiver is a separate socket in this process, on the main thread: unisock
  * `udp.bind` read with `await receive()` in a loop (default queue of 1024), or the
  * native API's callback ('message' of `node:dgram`, `data` of `Bun.udpSocket`; Deno's
- * `Deno.listenDatagram` has none, so `await conn.receive(buffer)` in a loop). The sender is
+ * `Deno.listenDatagram` has none, so `await conn.receive(buffer)` in a loop, each datagram
+ * copied out of the reused buffer: every receiver ends with datagrams it owns, as
+ * unisock's `receive()` gives them). The sender is
  * a second socket in a worker thread of the same process, sending as fast as it can,
  * nothing paced. Not on the main thread by default: there the receiver starves, since
  * neither `node:dgram`'s send callback nor Bun's synchronous send ever yields to the event
@@ -282,7 +284,9 @@ function denoReceiver(): Receiver {
   (async () => {
     const buffer = new Uint8Array(65_536);
     for (;;) {
-      const [data] = await conn.receive(buffer);
+      const [received] = await conn.receive(buffer);
+      // The datagram's own copy, as unisock's receive() gives (the buffer is reused).
+      const data = received.slice();
       tally.count++;
       tally.bytes += data.length;
       tally.lastAt = performance.now();
