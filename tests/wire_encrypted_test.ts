@@ -7,6 +7,7 @@ import type { Driver } from "../core/driver.ts";
 import { parseServer } from "../resolve/wire/config.ts";
 import type { EncryptedNameServer } from "../resolve/wire/config.ts";
 import { dohChannel } from "../resolve/wire/doh.ts";
+import { dotChannel } from "../resolve/wire/dot.ts";
 import { encodePaddedQuery, encryptedCounters, padQuery } from "../resolve/wire/encrypted.ts";
 import { decodeHuffman, encodeLiteral, HpackDecoder, HpackError } from "../resolve/wire/hpack.ts";
 import { encodeQuery, frameForTcp, TcpFrameReader } from "../resolve/wire/packet.ts";
@@ -344,6 +345,88 @@ describe("DNS over TLS: a query in flight when the server closes is asked again 
   });
 });
 
+describe("DNS over TLS: many queries on one connection, some never answered", () => {
+  it("each unanswered one fails at its own deadline (a shorter one asked later first), the window frees for the answered ones", async () => {
+    const certificates = await testCertificates();
+    const listener = await tcp.listen({ hostname: "127.0.0.1", port: 0, tls: { cert: certificates.server.cert, key: certificates.server.key } });
+    let accepted = 0;
+    const written: string[] = [];
+    const sessions: Promise<void>[] = [];
+    const serving = (async () => {
+      for await (const conn of listener) {
+        accepted++;
+        sessions.push((async () => {
+          const frames = new TcpFrameReader();
+          const buffer = new Uint8Array(4096);
+          try {
+            for (;;) {
+              const count = await conn.read(buffer);
+              if (count === null) return;
+              for (const frame of frames.push(buffer.subarray(0, count))) {
+                const query = dnsPacket.decode(Buffer.from(frame));
+                const name = query.questions![0].name;
+                written.push(name);
+                if (!name.startsWith("ok")) continue; // never answered
+                const answer = dnsPacket.encode({
+                  type: "response",
+                  id: query.id,
+                  flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE,
+                  questions: query.questions,
+                  answers: [{ type: "A", name, ttl: 60, data: "192.0.2.99" }],
+                });
+                await conn.write(frameForTcp(new Uint8Array(answer)));
+              }
+            }
+          } catch {
+            // the client went away
+          } finally {
+            conn.close();
+          }
+        })());
+      }
+    })();
+    try {
+      const channel = dotChannel({
+        driver: networks()[0].driver,
+        server: parseServer(`tls://127.0.0.1:${listener.localAddress.port}#localhost`) as EncryptedNameServer,
+        ca: [certificates.ca.cert],
+        onConnected: () => {},
+      });
+      const T = 300;
+      const ask = (name: string, timeoutMs: number) => channel.ask({ name, type: "A", timeoutMs, onDropped: () => {} });
+      // "long" and 15 of the silent ones fill the window (16 written and unanswered); the
+      // rest wait behind them, "short" (asked last of the silent ones, due first) among them.
+      const long = ask("long.test", 6 * T);
+      const silent = Array.from({ length: 24 }, (_, i) => ask(`silent${i}.test`, 2 * T));
+      const short = ask("short.test", T);
+      const answered = Array.from({ length: 24 }, (_, i) => ask(`ok${i}.test`, 30 * T));
+      const settled = (query: Promise<unknown>) => query.then(() => {}, () => {});
+      const order = await within(Promise.race([
+        settled(short).then(() => "short"),
+        Promise.race(silent.map(settled)).then(() => "silent"),
+        settled(long).then(() => "long"),
+      ]), "a query settles", 30 * T);
+      assert.equal(order, "short", "the query due first fails first, though asked after the others");
+      for (const [query, timeout] of [[short, T], ...silent.map((query) => [query, 2 * T] as const), [long, 6 * T]] as const) {
+        const error = await within(rejectsWith(query, "temporary-resolver-failure"), "every silent query settles", 30 * T);
+        assert.match(error.message, new RegExp(`did not answer within ${timeout} ms`));
+      }
+      const responses = await within(Promise.all(answered), "the answered queries", 30 * T);
+      assert.deepEqual(responses.map((response) => response.question?.name), answered.map((_, i) => `ok${i}.test`));
+      assert.ok(responses.every((response) => response.rcode === "NOERROR"));
+      assert.ok(!written.includes("short.test"), "a query that timed out waiting for the window is never written");
+      channel.close();
+      await within(channel.closed, "the channel closes");
+    } finally {
+      listener.close();
+      await within(serving, "the listener's loop ending");
+      await within(Promise.all(sessions), "the server's sessions ending");
+    }
+    assert.equal(accepted, 1, "one connection for them all");
+    assert.equal(written.filter((name) => name.startsWith("ok")).length, 24);
+  });
+});
+
 describe("DNS over HTTPS against a misbehaving HTTP/2 server", () => {
   const HEADERS = 1, RST_STREAM = 3, SETTINGS = 4, PING = 6, GOAWAY = 7, CONTINUATION = 9;
   const END_STREAM = 0x1, ACK = 0x1, END_HEADERS = 0x4, PADDED = 0x8, PRIORITY = 0x20;
@@ -431,6 +514,67 @@ describe("DNS over HTTPS against a misbehaving HTTP/2 server", () => {
       await within(server.close(), 5000, "the server stops");
     }
     assert.equal(requests, 1, "the waiting queries never opened a stream");
+  });
+
+  it("streams never answered: each fails at its own deadline and is reset (CANCEL); the answered ones succeed", async () => {
+    const names = new Map<number, string>();
+    const resets = new Map<number, number>();
+    let ended!: () => void;
+    const handled = new Promise<void>((resolve) => (ended = resolve));
+    const server = await startFakeH2(certificates, async (session) => {
+      try {
+        await session.write(settings());
+        const decoder = new HpackDecoder();
+        for (let frame = await session.next(); frame !== null; frame = await session.next()) {
+          if (frame.type === RST_STREAM) resets.set(frame.id, new DataView(frame.payload.buffer, frame.payload.byteOffset).getUint32(0));
+          if (frame.type !== HEADERS) continue;
+          const path = decoder.decode(frame.payload).find(([field]) => field === ":path")![1];
+          const query = dnsPacket.decode(Buffer.from(path.slice(path.indexOf("dns=") + 4), "base64url"));
+          const name = query.questions![0].name;
+          names.set(frame.id, name);
+          if (name.startsWith("ok")) await session.write(joinFrames(answer(frame.id, name)));
+        }
+      } finally {
+        ended();
+      }
+    });
+    try {
+      const channel = dohChannel({
+        driver: networks()[0].driver,
+        server: parseServer(`https://127.0.0.1:${server.port}/dns-query#localhost`) as EncryptedNameServer,
+        ca: [certificates.ca.cert],
+        onConnected: () => {},
+      });
+      const T = 300;
+      const ask = (name: string, timeoutMs: number) => channel.ask({ name, type: "A", timeoutMs, onDropped: () => {} });
+      const long = ask("long.test", 6 * T);
+      const silent = Array.from({ length: 24 }, (_, i) => ask(`silent${i}.test`, 2 * T));
+      const short = ask("short.test", T);
+      const answered = Array.from({ length: 24 }, (_, i) => ask(`ok${i}.test`, 30 * T));
+      const settled = (query: Promise<unknown>) => query.then(() => {}, () => {});
+      const order = await within(Promise.race([
+        settled(short).then(() => "short"),
+        Promise.race(silent.map(settled)).then(() => "silent"),
+        settled(long).then(() => "long"),
+      ]), 30 * T, "a query settles");
+      assert.equal(order, "short", "the query due first fails first, though asked after the others");
+      for (const [query, timeout] of [[short, T], ...silent.map((query) => [query, 2 * T] as const), [long, 6 * T]] as const) {
+        const error = await within(rejectsWith(query, "temporary-resolver-failure"), 30 * T, "every silent query settles");
+        assert.match(error.message, new RegExp(`did not answer within ${timeout} ms`));
+      }
+      const responses = await within(Promise.all(answered), 30 * T, "the answered queries");
+      assert.deepEqual(responses.map((response) => response.question?.name), answered.map((_, i) => `ok${i}.test`));
+      channel.close();
+      await within(channel.closed, 5000, "the channel closes");
+      await within(handled, 5000, "the server reads to the end");
+    } finally {
+      await within(server.close(), 5000, "the server stops");
+    }
+    assert.equal(server.accepted, 1, "one connection for them all");
+    const silentStreams = [...names].filter(([, name]) => !name.startsWith("ok")).map(([id]) => id).sort((a, b) => a - b);
+    assert.equal(silentStreams.length, 26);
+    assert.deepEqual([...resets.keys()].sort((a, b) => a - b), silentStreams, "every stream timed out is reset, and only those");
+    assert.ok([...resets.values()].every((code) => code === 8), "with CANCEL");
   });
 
   it("CONTINUATION frames past 64 KiB of header block: the connection ends (ENHANCE_YOUR_CALM), the query fails", async () => {

@@ -13,7 +13,7 @@ import { readConnectionChunk } from "../../core/connection.ts";
 import type { Connection } from "../../core/connection.ts";
 import { socketError } from "../../core/errors.ts";
 import type { SocketError } from "../../core/errors.ts";
-import { ChannelLife, ConnectionLost, encodePaddedQuery, noAnswer, openTls, unreachable } from "./encrypted.ts";
+import { ChannelLife, ConnectionLost, DeadlineTimer, encodePaddedQuery, noAnswer, openTls, unreachable } from "./encrypted.ts";
 import type { ChannelContext, EncryptedChannel, EncryptedQuery } from "./encrypted.ts";
 import {
   ACK, CANCEL, checkFrame, COMPRESSION_ERROR, concat, CONTINUATION, DATA, END_HEADERS, END_STREAM, ENHANCE_YOUR_CALM, frame, FRAME_SIZE_ERROR, GOAWAY,
@@ -53,11 +53,22 @@ interface Stream {
   query: EncryptedQuery;
   resolve(response: DecodedResponse): void;
   reject(error: unknown): void;
-  timer: ReturnType<typeof setTimeout>;
+  /** When it fails with `noAnswer` and its stream is reset (a `Date.now()` time), unless done before. */
+  deadline: number;
   status: number;
   contentType: string;
   body: Uint8Array[];
   length: number;
+}
+
+/** A query waiting for a free stream. */
+interface Waiter {
+  query: EncryptedQuery;
+  /** The query's deadline: then it fails with `noAnswer`. */
+  deadline: number;
+  /** Lets it check again for a free stream (or the channel's end). */
+  wake(): void;
+  reject(error: unknown): void;
 }
 
 const BASE64URL = new TextEncoder().encode("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
@@ -92,8 +103,8 @@ class DohChannel implements EncryptedChannel {
   #nextId = 1;
   /** The server's SETTINGS_MAX_CONCURRENT_STREAMS, at most MAX_STREAMS. */
   #limit = MAX_STREAMS;
-  /** Queries waiting for a free stream, oldest first (each removes itself at its deadline). */
-  #waiting: (() => void)[] = [];
+  /** Queries waiting for a free stream, oldest first (the deadline timer removes those due). */
+  #waiting: Waiter[] = [];
   /** Frames to write at the next flush. */
   #out: Uint8Array[] = [];
   /** Octets given to `write` whose promise has not resolved yet. */
@@ -123,6 +134,8 @@ class DohChannel implements EncryptedChannel {
     if (this.#streams.size === 0) this.#end("the connection was idle");
   });
   readonly closed: Promise<void> = this.#life.closed;
+  /** The one timer of the deadlines of the streams open and the queries waiting for one. */
+  readonly #deadlines = new DeadlineTimer((now) => this.#expire(now));
 
   constructor(context: ChannelContext) {
     this.#context = context;
@@ -165,23 +178,16 @@ class DohChannel implements EncryptedChannel {
       }
     }
     if (this.#done) throw new ConnectionLost(this.#why);
-    const left = deadline - Date.now();
-    if (left <= 0) throw noAnswer(this.#context.server, query.name, query.timeoutMs);
+    if (deadline <= Date.now()) throw noAnswer(this.#context.server, query.name, query.timeoutMs);
     const id = this.#nextId;
     this.#nextId += 2;
     // RFC 8484 §4.1: ID 0, so that equal questions give equal requests.
     const message = encodePaddedQuery(0, query.name, query.type);
     const headers = this.#headersFrame(id, message);
     const answer = new Promise<DecodedResponse>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        if (this.#streams.get(id) === undefined) return;
-        this.#streams.delete(id);
-        this.#reset(id, CANCEL);
-        reject(noAnswer(this.#context.server, query.name, query.timeoutMs));
-        this.#freed();
-      }, left);
-      this.#streams.set(id, { query, resolve, reject, timer, status: 0, contentType: "", body: [], length: 0 });
+      this.#streams.set(id, { query, resolve, reject, deadline, status: 0, contentType: "", body: [], length: 0 });
     });
+    this.#deadlines.need(deadline);
     this.#out.push(headers);
     this.#life.scheduleFlush();
     return answer;
@@ -204,17 +210,41 @@ class DohChannel implements EncryptedChannel {
   /** Resolves once a stream may be free (or the channel ended); rejects with the no-answer error at `deadline`. */
   #freeStream(deadline: number, query: EncryptedQuery): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const waiter = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        const at = this.#waiting.indexOf(waiter);
-        if (at >= 0) this.#waiting.splice(at, 1);
-        reject(noAnswer(this.#context.server, query.name, query.timeoutMs));
-      }, Math.max(0, deadline - Date.now()));
-      this.#waiting.push(waiter);
+      this.#waiting.push({ query, deadline, wake: resolve, reject });
+      this.#deadlines.need(deadline);
     });
+  }
+
+  /**
+   * The deadline timer: the streams due at `now` are reset (CANCEL) and their queries fail
+   * with `noAnswer`, as do the queries due that wait for a stream; returns the earliest
+   * deadline left.
+   */
+  #expire(now: number): number {
+    let next = Number.POSITIVE_INFINITY;
+    for (const [id, stream] of this.#streams) {
+      if (stream.deadline > now) {
+        if (stream.deadline < next) next = stream.deadline;
+        continue;
+      }
+      this.#streams.delete(id);
+      this.#reset(id, CANCEL);
+      stream.reject(noAnswer(this.#context.server, stream.query.name, stream.query.timeoutMs));
+      this.#freed(); // may end the channel (after GOAWAY): the map is then empty and the timer stopped
+    }
+    if (this.#waiting.length > 0) {
+      const waiting = this.#waiting;
+      this.#waiting = [];
+      for (const waiter of waiting) {
+        if (waiter.deadline > now) {
+          this.#waiting.push(waiter);
+          if (waiter.deadline < next) next = waiter.deadline;
+        } else {
+          waiter.reject(noAnswer(this.#context.server, waiter.query.name, waiter.query.timeoutMs));
+        }
+      }
+    }
+    return next;
   }
 
   /**
@@ -490,17 +520,16 @@ class DohChannel implements EncryptedChannel {
       this.#fail(id, stream, socketError("permanent-resolver-failure", "resolve", query.name, `${server.text} answered another question`));
       return;
     }
-    this.#settle(id, stream);
+    this.#settle(id);
     stream.resolve(response);
   }
 
   #fail(id: number, stream: Stream, error: unknown): void {
-    this.#settle(id, stream);
+    this.#settle(id);
     stream.reject(error);
   }
 
-  #settle(id: number, stream: Stream): void {
-    clearTimeout(stream.timer);
+  #settle(id: number): void {
     this.#streams.delete(id);
     this.#freed();
   }
@@ -520,22 +549,22 @@ class DohChannel implements EncryptedChannel {
   /** Lets waiting queries check again for a free stream (or the channel's end). */
   #wake(): void {
     let free = this.#done ? this.#waiting.length : this.#limit - this.#streams.size;
-    while (free-- > 0 && this.#waiting.length > 0) this.#waiting.shift()!();
+    while (free-- > 0 && this.#waiting.length > 0) this.#waiting.shift()!.wake();
   }
 
   /** Ends the channel: queries in flight reject with ConnectionLost (retried once elsewhere). */
   #end(why: string): void {
     this.#life.busy();
+    this.#deadlines.stop();
     const first = !this.#done || this.#why === "the server sent GOAWAY";
     this.#done = true;
     if (first) this.#why = why;
     const lost = new ConnectionLost(this.#why);
     for (const [id, stream] of [...this.#streams]) {
-      clearTimeout(stream.timer);
       this.#streams.delete(id);
       stream.reject(lost);
     }
-    for (const waiting of this.#waiting.splice(0)) waiting();
+    for (const waiter of this.#waiting.splice(0)) waiter.wake();
     const connection = this.#connection;
     if (connection !== undefined) {
       this.#flush(); // a GOAWAY or resets queued

@@ -9,7 +9,7 @@
  */
 import { readConnectionChunk } from "../../core/connection.ts";
 import type { Connection } from "../../core/connection.ts";
-import { ChannelLife, ConnectionLost, encodePaddedQuery, freeId, noAnswer, openTls, unreachable } from "./encrypted.ts";
+import { ChannelLife, ConnectionLost, DeadlineTimer, encodePaddedQuery, freeId, noAnswer, openTls, unreachable } from "./encrypted.ts";
 import type { ChannelContext, EncryptedChannel, EncryptedQuery } from "./encrypted.ts";
 import { answersQuery, decodeResponse, frameForTcp, TcpFrameReader } from "./packet.ts";
 import type { DecodedResponse } from "./packet.ts";
@@ -19,7 +19,8 @@ interface Pending {
   query: EncryptedQuery;
   resolve(response: DecodedResponse): void;
   reject(error: unknown): void;
-  timer: ReturnType<typeof setTimeout>;
+  /** When it fails with `noAnswer` (a `Date.now()` time), unless answered before. */
+  deadline: number;
   /** The framed query while it waits for a place in the window; undefined once written. */
   unsent: Uint8Array | undefined;
 }
@@ -60,6 +61,8 @@ class DotChannel implements EncryptedChannel {
     if (this.#pending.size === 0) this.#end("the connection was idle");
   });
   readonly closed: Promise<void> = this.#life.closed;
+  /** The one timer of the deadlines of the queries in flight (written or waiting). */
+  readonly #deadlines = new DeadlineTimer((now) => this.#expire(now));
 
   constructor(context: ChannelContext) {
     this.#context = context;
@@ -70,7 +73,7 @@ class DotChannel implements EncryptedChannel {
   }
 
   async ask(query: EncryptedQuery): Promise<DecodedResponse> {
-    // The answer's timer counts the time spent connecting too.
+    // The answer's deadline counts the time spent connecting too.
     const deadline = Date.now() + query.timeoutMs;
     this.#life.busy();
     this.#connecting ??= this.#connect(query.timeoutMs);
@@ -84,16 +87,9 @@ class DotChannel implements EncryptedChannel {
     const id = freeId(this.#pending, randomId);
     const message = encodePaddedQuery(id, query.name, query.type);
     const answer = new Promise<DecodedResponse>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        const pending = this.#pending.get(id);
-        this.#pending.delete(id);
-        if (pending !== undefined && pending.unsent === undefined) this.#written--;
-        reject(noAnswer(this.#context.server, query.name, query.timeoutMs));
-        this.#flush();
-        this.#maybeIdle();
-      }, Math.max(0, deadline - Date.now()));
-      this.#pending.set(id, { query, resolve, reject, timer, unsent: frameForTcp(message) });
+      this.#pending.set(id, { query, resolve, reject, deadline, unsent: frameForTcp(message) });
     });
+    this.#deadlines.need(deadline);
     this.#queue.push(id);
     this.#life.scheduleFlush();
     return answer;
@@ -203,8 +199,32 @@ class DotChannel implements EncryptedChannel {
     pending.resolve(response);
   }
 
+  /**
+   * The deadline timer: the queries due at `now` fail with `noAnswer` (those written leave
+   * the window, so waiting ones may be written); returns the earliest deadline left.
+   */
+  #expire(now: number): number {
+    let next = Number.POSITIVE_INFINITY;
+    let expired = false;
+    for (const [id, pending] of this.#pending) {
+      if (pending.deadline > now) {
+        if (pending.deadline < next) next = pending.deadline;
+        continue;
+      }
+      this.#pending.delete(id);
+      if (pending.unsent === undefined) this.#written--;
+      const { query } = pending;
+      pending.reject(noAnswer(this.#context.server, query.name, query.timeoutMs));
+      expired = true;
+    }
+    if (expired) {
+      this.#flush();
+      this.#maybeIdle();
+    }
+    return next;
+  }
+
   #settle(id: number, pending: Pending): void {
-    clearTimeout(pending.timer);
     this.#pending.delete(id);
     if (pending.unsent === undefined) this.#written--;
     this.#life.scheduleFlush();
@@ -228,10 +248,8 @@ class DotChannel implements EncryptedChannel {
     this.#done = true;
     this.#why = why;
     const lost = new ConnectionLost(why);
-    for (const pending of this.#pending.values()) {
-      clearTimeout(pending.timer);
-      pending.reject(lost);
-    }
+    this.#deadlines.stop();
+    for (const pending of this.#pending.values()) pending.reject(lost);
     this.#pending.clear();
     this.#queue = [];
     this.#written = 0;

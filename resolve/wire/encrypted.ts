@@ -2,7 +2,8 @@
  * What DNS over TLS (`./dot.ts`) and DNS over HTTPS (`./doh.ts`) share: queries padded to
  * a multiple of 128 octets (RFC 8467), one open connection per server reused by every
  * query (a query in flight on a connection that closes is asked once more on a new
- * one), connections closed after a short idle time, and failures reported as
+ * one), one timer per connection for the deadlines of its queries ({@linkcode DeadlineTimer}),
+ * connections closed after a short idle time, and failures reported as
  * `temporary-resolver-failure` with the transport's own code in the message.
  *
  * @module
@@ -347,6 +348,77 @@ async function addressesOf(driver: Driver, host: string): Promise<ParsedIp[]> {
  */
 export const soon: (task: () => void) => void = (globalThis as { setImmediate?: (task: () => void) => void }).setImmediate ??
   ((task) => void setTimeout(task, 0));
+
+/**
+ * One timer for the deadlines of many queries (those of one connection), in place of a
+ * timer per query: armed for the earliest deadline it was told of, and only re-armed when
+ * a deadline comes that is earlier than the one it is armed for, or when it fires. A query
+ * answered leaves the timer as it is (no `clearTimeout` per query): the timer then fires
+ * for nothing, and the owner's `expire` finds nothing due and names the next deadline.
+ * When it fires, `expire(now)` fails every query whose deadline is at or before `now` and
+ * returns the earliest deadline left (`Infinity` for none): the timer arms itself for it.
+ * A query so fails at its deadline (as late as the runtime's timer runs), never before.
+ *
+ * @example A channel's deadlines
+ * ```ts
+ * import { DeadlineTimer } from "./encrypted.ts";
+ * const deadlines = new Map<string, number>([["a", Date.now() + 50]]);
+ * const timer = new DeadlineTimer((now) => {
+ *   let next = Infinity;
+ *   for (const [name, at] of deadlines) {
+ *     if (at <= now) {
+ *       deadlines.delete(name);
+ *       console.log(`${name} timed out`);
+ *     } else next = Math.min(next, at);
+ *   }
+ *   return next;
+ * });
+ * timer.need(deadlines.get("a")!);
+ * ```
+ */
+export class DeadlineTimer {
+  readonly #expire: (now: number) => number;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the timer is armed for (`Infinity` when it is not). */
+  #at = Number.POSITIVE_INFINITY;
+  /** Counts `stop()` calls: one from inside `expire` (the owner ended) keeps the timer stopped. */
+  #stops = 0;
+  readonly #fire = (): void => {
+    this.#timer = undefined;
+    this.#at = Number.POSITIVE_INFINITY;
+    const stops = this.#stops;
+    const next = this.#expire(Date.now());
+    // `need` may have armed it meanwhile (from inside `expire`), for an earlier time or not.
+    if (this.#stops === stops && next < this.#at) this.#arm(next);
+  };
+
+  /**
+   * @param expire Fails the queries due at `now`; returns the earliest deadline left,
+   *   `Infinity` when there is none (or the owner ended).
+   */
+  constructor(expire: (now: number) => number) {
+    this.#expire = expire;
+  }
+
+  /** Makes sure the timer fires by `deadline` (a `Date.now()` time). */
+  need(deadline: number): void {
+    if (deadline < this.#at) this.#arm(deadline);
+  }
+
+  /** Stops the timer (the owner ended); a later `need` arms it again. */
+  stop(): void {
+    this.#stops++;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#at = Number.POSITIVE_INFINITY;
+  }
+
+  #arm(at: number): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#at = at;
+    this.#timer = setTimeout(this.#fire, Math.max(0, at - Date.now()));
+  }
+}
 
 /**
  * What the DoT and DoH channels share around their one connection: connecting with a
