@@ -36,6 +36,8 @@ export function normalizeName(name: unknown, operation: string): string {
  * @returns The name, or `{ problem }`.
  */
 export function asciiName(name: string): string | { problem: string } {
+  const plain = plainName(name);
+  if (plain !== undefined) return plain;
   if (name.length === 0) return { problem: "name is empty" };
   const trimmed = name.endsWith(".") ? name.slice(0, -1) : name;
   if (isAmbiguousIpv4(name) || spellsAddress(trimmed)) return { problem: "not a name, and not a dotted-quad IPv4 address" };
@@ -51,6 +53,50 @@ export function asciiName(name: string): string | { problem: string } {
     if (!LDH_LABEL.test(label)) return { problem: `label "${label}" is not letters, digits and inner hyphens` };
   }
   return ascii;
+}
+
+/**
+ * The common case of {@linkcode asciiName} in one pass, no regular expression and no
+ * split: a name of LDH labels in ASCII (letters, digits, inner hyphens; 1 to 63 octets
+ * each, at most 253 in all, a trailing dot allowed) with a label holding a hyphen or a
+ * letter other than a-f and x, so that it cannot spell an IPv4 address (every label of
+ * one is digits or `0x` and hex digits). The lower-case name without the trailing dot,
+ * exactly what the full checks give; undefined for anything else, which they then judge.
+ * A name it takes is no IP literal either.
+ *
+ * @param name The name as written.
+ * @returns The name to look up, or undefined.
+ */
+export function plainName(name: string): string | undefined {
+  const length = name.length > 0 && name.charCodeAt(name.length - 1) === 0x2e ? name.length - 1 : name.length;
+  if (length === 0 || length > 253) return undefined;
+  let upper = false;
+  let notAddress = false;
+  let labelStart = 0;
+  let previous = 0x2e;
+  for (let i = 0; i <= length; i++) {
+    const code = i === length ? 0x2e : name.charCodeAt(i);
+    if (code === 0x2e) {
+      // An empty label, one over 63 octets, or one ending in a hyphen.
+      if (i === labelStart || i - labelStart > 63 || previous === 0x2d) return undefined;
+      labelStart = i + 1;
+    } else if (code >= 0x61 && code <= 0x7a) {
+      if (code > 0x66 && code !== 0x78) notAddress = true;
+    } else if (code >= 0x41 && code <= 0x5a) {
+      upper = true;
+      if (code > 0x46 && code !== 0x58) notAddress = true;
+    } else if (code === 0x2d) {
+      // Not at the start of a label.
+      if (i === labelStart) return undefined;
+      notAddress = true;
+    } else if (code < 0x30 || code > 0x39) {
+      return undefined;
+    }
+    previous = code;
+  }
+  if (!notAddress) return undefined;
+  const trimmed = length === name.length ? name : name.slice(0, length);
+  return upper ? trimmed.toLowerCase() : trimmed;
 }
 
 /** True when `text` is an IP literal or an odd IPv4 spelling. */

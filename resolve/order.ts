@@ -16,24 +16,16 @@ import type { LookupFamily } from "../core/driver.ts";
  * @returns The addresses in connection order.
  */
 export function orderAddresses(addresses: readonly string[], family: LookupFamily): IpAddress[] {
+  // The usual answer (one address, or one of each family): no list per family.
+  if (addresses.length <= 2) return orderFew(addresses, family);
   const v6: string[] = [];
   const v4: string[] = [];
   // Short lists (the usual answer) are de-duplicated by scanning, long ones with a set.
   const seen = addresses.length > 16 ? new Set<string>() : undefined;
   for (const text of addresses) {
-    let address: string;
-    let ipv6: boolean;
-    if (isCanonicalDottedQuad(text)) {
-      address = text;
-      ipv6 = false;
-    } else {
-      const parsed = canonical(text);
-      if (parsed === undefined) continue;
-      address = parsed.address;
-      ipv6 = parsed.family === "ipv6";
-    }
-    if (family !== "any" && ipv6 !== (family === "ipv6")) continue;
-    const list = ipv6 ? v6 : v4;
+    if (!classify(text, family)) continue;
+    const address = kept;
+    const list = keptIpv6 ? v6 : v4;
     if (seen === undefined ? list.includes(address) : seen.has(address)) continue;
     seen?.add(address);
     list.push(address);
@@ -46,6 +38,45 @@ export function orderAddresses(addresses: readonly string[], family: LookupFamil
     if (i < v4.length) ordered.push(v4[i]);
   }
   return ordered;
+}
+
+/** {@linkcode orderAddresses} of at most two addresses: the same result, one array. */
+function orderFew(addresses: readonly string[], family: LookupFamily): IpAddress[] {
+  let first: string | undefined;
+  let firstIpv6 = false;
+  for (let i = 0; i < addresses.length; i++) {
+    if (!classify(addresses[i], family)) continue;
+    if (first === undefined) {
+      first = kept;
+      firstIpv6 = keptIpv6;
+    } else if (firstIpv6 !== keptIpv6) {
+      // One of each family: IPv6 first.
+      return firstIpv6 ? [first, kept] : [kept, first];
+    } else {
+      return first === kept ? [first] : [first, kept];
+    }
+  }
+  return first === undefined ? [] : [first];
+}
+
+/** What the last {@linkcode classify} kept: the canonical address, and whether it is IPv6. */
+let kept = "";
+let keptIpv6 = false;
+
+/** Whether `text` is an address of a family asked for; if so, sets `kept` and `keptIpv6`. */
+function classify(text: string, family: LookupFamily): boolean {
+  let ipv6: boolean;
+  if (isCanonicalDottedQuad(text)) {
+    kept = text;
+    ipv6 = false;
+  } else {
+    const parsed = canonical(text);
+    if (parsed === undefined) return false;
+    kept = parsed.address;
+    ipv6 = parsed.family === "ipv6";
+  }
+  keptIpv6 = ipv6;
+  return family === "any" || ipv6 === (family === "ipv6");
 }
 
 /** Whether `text` is a dotted quad in canonical form (no leading zeros, each part at most 255): `parseIp` gives it back as is. */

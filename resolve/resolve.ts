@@ -9,7 +9,7 @@ import type { IpAddress } from "../core/address.ts";
 import { checkSignal, checkTimeout, deadline } from "../core/abort.ts";
 import type { LookupFamily } from "../core/driver.ts";
 import { socketError } from "../core/errors.ts";
-import { isLocalhostName, normalizeName } from "./names.ts";
+import { isLocalhostName, normalizeName, plainName } from "./names.ts";
 import { orderAddresses } from "./order.ts";
 
 /**
@@ -124,11 +124,17 @@ function resolveSlowly(name: string, checked: Checked): Promise<IpAddress[]> {
   const { family, signal, timeout, resolver } = checked;
   let ascii: string;
   try {
-    if (typeof name === "string") {
-      const literal = parseIp(name);
-      if (literal !== undefined) return Promise.resolve(orderAddresses([literal.address], "any"));
+    // The usual name (LDH labels) in one pass: neither an IP literal nor anything to convert.
+    const plain = typeof name === "string" ? plainName(name) : undefined;
+    if (plain !== undefined) {
+      ascii = plain;
+    } else {
+      if (typeof name === "string") {
+        const literal = parseIp(name);
+        if (literal !== undefined) return Promise.resolve(orderAddresses([literal.address], "any"));
+      }
+      ascii = normalizeName(name, "resolve");
     }
-    ascii = normalizeName(name, "resolve");
     if (isLocalhostName(ascii)) return Promise.resolve(nonEmpty(orderAddresses(LOOPBACK, family), ascii, family));
   } catch (error) {
     return Promise.reject(error);

@@ -6,6 +6,7 @@ import { SocketError } from "../core/errors.ts";
 import {
   answersQuery,
   decodeResponse,
+  decodeResponseWithDnsPacket,
   encodeQuery,
   frameForTcp,
   TcpFrameReader,
@@ -159,6 +160,19 @@ describe("dns packet: decodeResponse", () => {
       { name: "edge.example.com", type: "AAAA", ttl: 60, data: "2001:db8::1" },
     ]);
     assert.equal(response.negativeTtl, 30);
+  });
+
+  it("decodes the same whatever name is given for messages (the question's own, another, none)", () => {
+    const expected = decodeResponse(compressedResponse(), "x.test");
+    assert.deepEqual(expected, decodeResponseWithDnsPacket(compressedResponse(), "x.test"));
+    for (const asked of ["www.example.com", "WWW.Example.COM", "www.example.com.", "www.example.co", "www.example.comm", "www", "", "é"]) {
+      assert.deepEqual(decodeResponse(compressedResponse(), asked), expected, asked);
+    }
+    // A question outside ASCII goes to dns-packet, even when the name given spells it.
+    const latin = Uint8Array.from([...header(7, RESPONSE, 1, 0), 1, 0xe9, 4, 0x74, 0x65, 0x73, 0x74, 0, ...QUESTION_A]);
+    for (const asked of ["\u00e9.test", "x.test"]) {
+      assert.deepEqual(decodeResponse(latin, asked), decodeResponseWithDnsPacket(latin, asked), asked);
+    }
   });
 
   it("NXDOMAIN with an SOA: negativeTtl = min(SOA TTL, SOA minimum)", () => {

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { SocketError } from "../core/errors.ts";
+import { asciiName } from "../resolve/names.ts";
 import { parseNameServer, parseResolvConf, readTextFile } from "../resolve/wire/config.ts";
 import { hostsFromObject, lookupHosts, parseHostsFile } from "../resolve/wire/hosts.ts";
 
@@ -88,6 +89,55 @@ describe("parseResolvConf", () => {
       parseResolvConf(text).nameservers.map((server) => server.address),
       ["198.51.100.1", "198.51.100.2", "2001:db8::2"],
     );
+  });
+});
+
+describe("asciiName", () => {
+  it("takes LDH names in one pass: lower-cased, without the trailing dot", () => {
+    const long = `${"a".repeat(63)}.${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(61)}`; // 253
+    for (const [name, ascii] of [
+      ["w1.w.test", "w1.w.test"],
+      ["W1.W.Test.", "w1.w.test"],
+      ["a-b.c--d.example", "a-b.c--d.example"],
+      ["x1", "x1"],
+      ["0x7g.1", "0x7g.1"],
+      ["1.2.3.4.example", "1.2.3.4.example"],
+      ["1-2.3", "1-2.3"],
+      [long, long],
+      [`${long}.`, long],
+    ]) {
+      assert.equal(asciiName(name), ascii, name);
+    }
+  });
+
+  it("judges the rest as before: hex-only names, address spellings, bad labels and lengths", () => {
+    for (const [name, ascii] of [["a.de", "a.de"], ["DE", "de"], ["0x1f.cafe", "0x1f.cafe"], ["x.xx", "x.xx"], ["Bücher.de", "xn--bcher-kva.de"]]) {
+      assert.equal(asciiName(name), ascii, name);
+    }
+    const long = `${"a".repeat(63)}.${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(62)}`; // 254
+    for (const [name, problem] of [
+      ["1.2.3.4", /not a name/],
+      ["1.2.3.4.", /not a name/],
+      ["127.1", /not a name/],
+      ["0x7f.1", /not a name/],
+      ["0X7F.0.0.1", /not a name/],
+      ["2130706433", /not a name/],
+      ["", /empty/],
+      [".", /IDNA|empty/],
+      ["a..test", /empty label/],
+      ["a.test..", /empty label/],
+      ["-a.test", /not letters, digits and inner hyphens/],
+      ["a-.test", /not letters, digits and inner hyphens/],
+      ["a.test-", /not letters, digits and inner hyphens/],
+      ["a_b.test", /not letters, digits and inner hyphens/],
+      [`${"a".repeat(64)}.test`, /longer than 63/],
+      [long, /longer than 253/],
+      ["a b.test", /cannot hold/],
+    ] as const) {
+      const checked = asciiName(name);
+      assert.equal(typeof checked, "object", name);
+      assert.match((checked as { problem: string }).problem, problem, name);
+    }
   });
 });
 

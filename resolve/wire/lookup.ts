@@ -7,6 +7,7 @@
  * @module
  */
 import type { IpAddress } from "../../core/address.ts";
+import type { Driver, LookupFamily } from "../../core/driver.ts";
 import { SocketError, socketError } from "../../core/errors.ts";
 import type { Outcome } from "./cache.ts";
 import type { EncryptedNameServer, NameServer, ResolvConf } from "./config.ts";
@@ -41,13 +42,17 @@ export function collect(outcome: Outcome | Failed, addresses: IpAddress[]): Sock
 export interface QueryHost {
   answered(query: Query, response: DecodedResponse): void;
   failed(query: Query, error: unknown): void;
+  /** Counts a dropped datagram or frame. */
+  dropped(): void;
 }
 
 /**
  * One question (name, type) in flight, through the servers and attempts: what the UDP
- * pool answers to. Its outcome goes to every part waiting for it (callers share a query).
+ * pool answers to, and, over UDP, the exchange of the current ask itself (its server, ID
+ * and message set for each ask). Its outcome goes to every part waiting for it (callers
+ * share a query).
  */
-export class Query implements ExchangeSink {
+export class Query implements ExchangeSink, Exchange {
   readonly host: QueryHost;
   readonly name: string;
   readonly type: QueryType;
@@ -56,8 +61,16 @@ export class Query implements ExchangeSink {
   attempt = 0;
   index = 0;
   failure: SocketError | undefined = undefined;
-  /** The UDP exchange of the current ask (for TCP after truncation); undefined for the encrypted transports. */
-  exchange: Exchange | undefined = undefined;
+  /** Whether the current ask went over UDP (the exchange fields below are its): TCP after truncation. */
+  overUdp = false;
+  driver!: Driver;
+  server!: NameServer;
+  id = 0;
+  message: Uint8Array = EMPTY;
+  timeoutMs = 0;
+  readonly signal: AbortSignal | undefined = undefined;
+  maxQueriesPerSocket: number | undefined = undefined;
+  readonly ownMessage = true;
   /** Who waits for the outcome: one part, or several sharing the query. */
   waiters: Part | Part[];
 
@@ -83,7 +96,13 @@ export class Query implements ExchangeSink {
   failed(error: unknown): void {
     this.host.failed(this, error);
   }
+
+  onDropped(): void {
+    this.host.dropped();
+  }
 }
+
+const EMPTY = new Uint8Array(0);
 
 /** What a `Part` calls back into: its resolver. */
 export interface PartHost {
@@ -91,9 +110,18 @@ export interface PartHost {
   ask(part: Part): void;
 }
 
+/** What a `Part` needs of its `Lookup` (whatever the lookup's promise gives). */
+export interface LookupState {
+  readonly host: PartHost;
+  readonly conf: Conf;
+  readonly used: string[] | undefined;
+  readonly results: readonly (Outcome | Failed | undefined)[];
+  settle(index: number, result: Outcome | Failed): void;
+}
+
 /** A lookup's question for one type: the name, then each CNAME target the server left dangling. */
 export class Part {
-  readonly lookup: Lookup;
+  readonly lookup: LookupState;
   readonly index: number;
   readonly type: QueryType;
   /** The name looked up. */
@@ -102,7 +130,7 @@ export class Part {
   owner: string;
   hops = 0;
 
-  constructor(lookup: Lookup, index: number, type: QueryType, name: string) {
+  constructor(lookup: LookupState, index: number, type: QueryType, name: string) {
     this.lookup = lookup;
     this.index = index;
     this.type = type;
@@ -127,26 +155,53 @@ export class Part {
   }
 }
 
-/** One lookup of `WireResolver`: its parts' outcomes or errors, in part order, once all are in (or the signal aborted). */
-export class Lookup {
+/**
+ * One lookup of `WireResolver`: its parts' outcomes or errors, in part order, once all are in
+ * (or the signal aborted), turned by `finish` into what its promise settles with (a throw
+ * rejects it), with no promise step in between.
+ */
+export class Lookup<T> implements LookupState {
   readonly host: PartHost;
   readonly conf: Conf;
+  /** The name looked up (for `finish`). */
+  readonly name: string;
+  /** Which families (for `finish`). */
+  readonly family: LookupFamily;
   /** The cache keys the answer is built from; undefined when the answer is not cached. */
   readonly used: string[] | undefined;
   readonly results: (Outcome | Failed | undefined)[];
   left: number;
-  readonly promise: Promise<(Outcome | Failed)[]>;
-  resolve!: (results: (Outcome | Failed)[]) => void;
+  readonly finish: (lookup: Lookup<T>) => T;
+  readonly promise: Promise<T>;
+  resolve!: (value: T) => void;
+  reject!: (error: unknown) => void;
+  /** The signal given (aborted or not), for `finish`. */
+  readonly given: AbortSignal | undefined;
   signal: AbortSignal | undefined = undefined;
   onAbort: (() => void) | undefined = undefined;
 
-  constructor(host: PartHost, conf: Conf, used: string[] | undefined, parts: number) {
+  constructor(
+    host: PartHost,
+    conf: Conf,
+    name: string,
+    family: LookupFamily,
+    given: AbortSignal | undefined,
+    used: string[] | undefined,
+    finish: (lookup: Lookup<T>) => T,
+  ) {
     this.host = host;
     this.conf = conf;
+    this.name = name;
+    this.family = family;
+    this.given = given;
     this.used = used;
-    this.results = parts === 2 ? [undefined, undefined] : [undefined];
-    this.left = parts;
-    this.promise = new Promise((resolve) => (this.resolve = resolve));
+    this.finish = finish;
+    this.results = family === "any" ? [undefined, undefined] : [undefined];
+    this.left = this.results.length;
+    this.promise = new Promise((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
   }
 
   /** Parts not yet in when `signal` aborts end with its reason. */
@@ -168,6 +223,12 @@ export class Lookup {
     this.results[index] = result;
     if (--this.left !== 0) return;
     if (this.onAbort !== undefined) this.signal?.removeEventListener("abort", this.onAbort);
-    this.resolve(this.results as (Outcome | Failed)[]);
+    let value: T;
+    try {
+      value = this.finish(this);
+    } catch (error) {
+      return this.reject(error);
+    }
+    this.resolve(value);
   }
 }

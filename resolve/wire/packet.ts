@@ -170,16 +170,16 @@ export interface DecodedResponse {
  */
 export function decodeResponse(bytes: Uint8Array, nameForMessages: string): DecodedResponse {
   try {
-    return decodeChecked(bytes);
+    return decodeChecked(bytes, typeof nameForMessages === "string" ? nameForMessages : "");
   } catch (error) {
     const detail = error instanceof Error ? error.message : String(error);
     throw socketError("permanent-resolver-failure", "resolve", String(nameForMessages), `malformed DNS response: ${detail}`, error);
   }
 }
 
-function decodeChecked(bytes: Uint8Array): DecodedResponse {
+function decodeChecked(bytes: Uint8Array, name: string): DecodedResponse {
   const end = scanMessage(bytes);
-  return decodeCommon(bytes) ?? decodeWithDnsPacket(bytes, end);
+  return decodeCommon(bytes, name) ?? decodeWithDnsPacket(bytes, end);
 }
 
 /**
@@ -213,11 +213,12 @@ const RCODE_NAMES = [
  * else, which `dns-packet` then decodes. (Within that shape `dns-packet` cannot fail once
  * the pre-pass has passed, so there is nothing to refuse here.)
  */
-function decodeCommon(bytes: Uint8Array): DecodedResponse | undefined {
+function decodeCommon(bytes: Uint8Array, asked: string): DecodedResponse | undefined {
   if ((bytes[2] & 0x78) !== 0 || bytes[4] !== 0 || bytes[5] !== 1) return undefined;
   let at = HEADER_LENGTH;
-  // Read in lower case: one string, not one read and one lowered.
-  const questionName = readName(bytes, at, true);
+  // The name asked for, when the question spells it (the usual reply): no string to make.
+  // Otherwise read in lower case: one string, not one read and one lowered.
+  const questionName = spellsName(bytes, at, asked) ? asked : readName(bytes, at, true);
   if (questionName === undefined) return undefined;
   at = skipName(bytes, at);
   const questionType = (bytes[at] << 8) | bytes[at + 1];
@@ -306,43 +307,93 @@ function skipName(bytes: Uint8Array, at: number): number {
   }
 }
 
-/** The character codes of the name being read (a name has at most 255 octets): reused, so a name is one string. */
-const nameCodes: number[] = [];
+/**
+ * Whether the name at `at`, read as {@linkcode readName} does in lower case (labels joined
+ * by dots), is `name`. Only plain labels (no pointer) and ASCII; false for anything else.
+ */
+function spellsName(bytes: Uint8Array, at: number, name: string): boolean {
+  const length = name.length;
+  if (length === 0) return false;
+  let i = 0;
+  for (;;) {
+    const labelLength = bytes[at];
+    if (labelLength === 0) return i === length;
+    if (labelLength > 63) return false;
+    if (i !== 0 && name.charCodeAt(i++) !== 0x2e) return false;
+    if (i + labelLength > length) return false;
+    for (let k = at + 1; k <= at + labelLength; k++) {
+      const byte = bytes[k];
+      if (byte > 0x7f) return false;
+      if ((byte >= 0x41 && byte <= 0x5a ? byte | 0x20 : byte) !== name.charCodeAt(i++)) return false;
+    }
+    at += labelLength + 1;
+  }
+}
+
+/**
+ * Arrays of character codes by their length (a name has at most 255 octets): a string is
+ * made from the one of its exact length, filled in place, so the string is all that is new.
+ */
+const codesOfLength: number[][] = [];
+
+function codesFor(length: number): number[] {
+  let codes = codesOfLength[length];
+  if (codes === undefined) codes = codesOfLength[length] = new Array<number>(length).fill(0);
+  return codes;
+}
 
 /**
  * The name at `at` as dns-packet gives it (labels joined by dots, `.` for the root), with
  * A-Z lowered when `lower`; undefined when it is not ASCII.
  */
 function readName(bytes: Uint8Array, at: number, lower = false): string | undefined {
-  const codes = nameCodes;
-  codes.length = 0;
-  for (;;) {
-    const length = bytes[at];
-    if (length === 0) return codes.length === 0 ? "." : String.fromCharCode.apply(null, codes);
-    if ((length & 0xc0) === 0xc0) {
-      at = ((length & 0x3f) << 8) | bytes[at + 1];
+  // Its length first (the pre-pass checked the name: pointers go strictly backwards).
+  let length = 0;
+  for (let p = at;;) {
+    const labelLength = bytes[p];
+    if (labelLength === 0) break;
+    if ((labelLength & 0xc0) === 0xc0) {
+      p = ((labelLength & 0x3f) << 8) | bytes[p + 1];
       continue;
     }
-    if (codes.length !== 0) codes.push(0x2e);
-    for (let i = at + 1; i <= at + length; i++) {
+    length += length === 0 ? labelLength : labelLength + 1;
+    p += labelLength + 1;
+  }
+  if (length === 0) return ".";
+  const codes = codesFor(length);
+  let written = 0;
+  for (;;) {
+    const labelLength = bytes[at];
+    if (labelLength === 0) return String.fromCharCode.apply(null, codes);
+    if ((labelLength & 0xc0) === 0xc0) {
+      at = ((labelLength & 0x3f) << 8) | bytes[at + 1];
+      continue;
+    }
+    if (written !== 0) codes[written++] = 0x2e;
+    for (let i = at + 1; i <= at + labelLength; i++) {
       const byte = bytes[i];
       if (byte > 0x7f) return undefined;
-      codes.push(lower && byte >= 0x41 && byte <= 0x5a ? byte | 0x20 : byte);
+      codes[written++] = lower && byte >= 0x41 && byte <= 0x5a ? byte | 0x20 : byte;
     }
-    at += length + 1;
+    at += labelLength + 1;
   }
 }
 
 /** The dotted quad of the 4 bytes at `at`, as one string (a template literal makes one per part). */
 function formatIpv4Bytes(bytes: Uint8Array, at: number): string {
-  const codes = nameCodes;
-  codes.length = 0;
+  let length = 3;
   for (let i = at; i < at + 4; i++) {
-    if (i !== at) codes.push(0x2e);
     const byte = bytes[i];
-    if (byte >= 100) codes.push(0x30 + ((byte / 100) | 0));
-    if (byte >= 10) codes.push(0x30 + (((byte / 10) | 0) % 10));
-    codes.push(0x30 + (byte % 10));
+    length += byte >= 100 ? 3 : byte >= 10 ? 2 : 1;
+  }
+  const codes = codesFor(length);
+  let written = 0;
+  for (let i = at; i < at + 4; i++) {
+    if (i !== at) codes[written++] = 0x2e;
+    const byte = bytes[i];
+    if (byte >= 100) codes[written++] = 0x30 + ((byte / 100) | 0);
+    if (byte >= 10) codes[written++] = 0x30 + (((byte / 10) | 0) % 10);
+    codes[written++] = 0x30 + (byte % 10);
   }
   return String.fromCharCode.apply(null, codes);
 }

@@ -94,9 +94,16 @@ export interface SocketPool {
 /** One socket of the pool, with the queries waiting on it by ID. */
 export class PooledSocket {
   readonly pool: SocketPool;
-  readonly pending = new Map<number, Pending>();
-  /** Every ID this socket has sent with (at most its query limit). */
-  readonly used = new Set<number>();
+  /**
+   * Every ID this socket has sent with (at most its query limit), in the order sent: the
+   * query waiting for it, or null once that settled. (Kept, not deleted: a map that grows
+   * and shrinks with every batch of queries reallocates its table each time.)
+   */
+  readonly ids = new Map<number, Pending | null>();
+  /** How many queries wait on this socket (the IDs not null). */
+  inFlight = 0;
+  /** The query sent last: the one a datagram that matches none is counted against, while it waits. */
+  lastAdded: Pending | undefined;
   raw: RawUdpSocket | undefined;
   /** Queries that came while binding, in order. */
   waiting: Pending[] | undefined = [];
@@ -158,11 +165,12 @@ export class PooledSocket {
   add(pending: Pending, useCase: boolean): void {
     const exchange = pending.exchange;
     let id = pending.fresh ? randomId() : exchange.id;
-    while (this.used.has(id)) id = randomId();
-    this.used.add(id);
+    while (this.ids.has(id)) id = randomId();
+    this.ids.set(id, pending);
+    this.inFlight++;
+    this.lastAdded = pending;
     pending.id = id;
     pending.socket = this;
-    this.pending.set(id, pending);
     const message = exchange.message;
     const end = pending.end;
     pending.exact = false;
@@ -255,7 +263,8 @@ export class PooledSocket {
   settle(pending: Pending, moving = false): Pending | undefined {
     if (pending.socket !== this) return undefined;
     pending.socket = undefined;
-    this.pending.delete(pending.id);
+    this.ids.set(pending.id, null);
+    this.inFlight--;
     if (!moving && pending.onAbort !== undefined) pending.exchange.signal?.removeEventListener("abort", pending.onAbort);
     this.settled();
     return pending;
@@ -263,7 +272,7 @@ export class PooledSocket {
 
   /** After a query left: note the time; close a retired socket with nothing in flight. */
   settled(): void {
-    if (this.pending.size > 0) return;
+    if (this.inFlight > 0) return;
     this.lastActive = Date.now();
     if (this.retired && this.raw !== undefined) this.close();
   }
@@ -271,12 +280,10 @@ export class PooledSocket {
   receive(data: Uint8Array, address: string, port: number): void {
     if (data.length < 2) return this.unmatched();
     const id = (data[0] << 8) | data[1];
-    const pending = this.pending.get(id);
-    if (pending === undefined) {
-      // A late reply to a query that has settled means nothing; anything else is a drop.
-      if (!this.used.has(id)) this.unmatched();
-      return;
-    }
+    const pending = this.ids.get(id);
+    // A late reply to a query that has settled (null) means nothing; anything else is a drop.
+    if (pending === undefined) return this.unmatched();
+    if (pending === null) return;
     const exchange = pending.exchange;
     const server = exchange.server;
     if (address !== server.address || port !== server.port) return exchange.onDropped();
@@ -301,9 +308,16 @@ export class PooledSocket {
     this.settle(pending)?.sink.answered(response);
   }
 
-  /** A datagram no query on this socket waits for: counted against the oldest query waiting (its resolver's stats). */
+  /**
+   * A datagram no query on this socket waits for: counted against a query waiting (its
+   * resolver's stats), the one sent last while it waits, so that a flood of such datagrams
+   * does not walk every ID the socket used.
+   */
   unmatched(): void {
-    for (const pending of this.pending.values()) return pending.exchange.onDropped();
+    if (this.inFlight === 0) return;
+    const last = this.lastAdded;
+    if (last !== undefined && last.socket === this) return last.exchange.onDropped();
+    for (const pending of this.ids.values()) if (pending !== null) return pending.exchange.onDropped();
   }
 
   arm(at: number): void {
@@ -318,7 +332,8 @@ export class PooledSocket {
     if (this.closed) return;
     const now = Date.now();
     let next = Number.POSITIVE_INFINITY;
-    for (const pending of this.pending.values()) {
+    for (const pending of this.ids.values()) {
+      if (pending === null) continue;
       if (pending.deadline <= now) {
         const exchange = pending.exchange;
         this.settle(pending)?.sink.failed(
@@ -327,7 +342,7 @@ export class PooledSocket {
       } else if (pending.deadline < next) next = pending.deadline;
     }
     if (this.closed) return;
-    if (this.pending.size === 0) {
+    if (this.inFlight === 0) {
       if (now - this.lastActive >= IDLE_CLOSE_MS) return this.close();
       next = this.lastActive + IDLE_CLOSE_MS;
     } else {
@@ -338,7 +353,8 @@ export class PooledSocket {
 
   /** Something failed the whole socket: every query on it fails. */
   fail(error: unknown): void {
-    const queries = [...this.pending.values()];
+    const queries: Pending[] = [];
+    for (const pending of this.ids.values()) if (pending !== null) queries.push(pending);
     // Closed here too: a driver reports an error without closing its socket (Bun does).
     this.close();
     for (const pending of queries) {

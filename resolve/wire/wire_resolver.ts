@@ -184,37 +184,47 @@ export class WireResolver implements Resolver {
       }
       const conf = settings.conf;
       if (conf.search.length > 0) return this.#resolveSearching(conf, name, family, signal);
-      // No search list: the name alone, without an async function's frame.
+      // No search list: the name alone, without an async function's frame; the lookup's
+      // promise settles with the addresses (no promise step after it).
       const used: string[] | undefined = this.#capacity === 0 ? undefined : [];
-      return this.#lookups(name, family, conf, signal, used).then((outcomes) => {
-        if (signal?.aborted) throw signal.reason;
-        // The parts' addresses in order, in an array of their size (concat, or a copy of the one
-        // list: the lists belong to the cache).
-        let found: IpAddress[] | undefined;
-        let copied = false;
-        let failure: SocketError | undefined;
-        for (let i = 0; i < outcomes.length; i++) {
-          const outcome = outcomes[i];
-          if (!("kind" in outcome)) {
-            if (!(outcome.error instanceof SocketError)) throw outcome.error;
-            failure ??= outcome.error;
-          } else if (outcome.kind === "addresses") {
-            copied = found !== undefined;
-            found = found === undefined ? outcome.addresses : found.concat(outcome.addresses);
-          }
-        }
-        const addresses = found === undefined ? [] : copied ? found : found.slice();
-        if (addresses.length > 0) {
-          if (used !== undefined) this.#remember(name, family, addresses, this.#expiry(used));
-          return addresses;
-        }
-        if (failure !== undefined) throw failure;
-        return addresses;
-      });
+      return this.#lookups(name, family, conf, signal, used, this.#addresses);
     } catch (error) {
       return Promise.reject(error);
     }
   }
+
+  /** The addresses of a lookup without a search list, from its parts' outcomes (a throw rejects it). */
+  readonly #addresses = (lookup: Lookup<IpAddress[]>): IpAddress[] => {
+    const signal = lookup.given;
+    if (signal?.aborted) throw signal.reason;
+    const outcomes = lookup.results as (Outcome | Failed)[];
+    // The parts' addresses in order, in an array of their size (concat, or a copy of the one
+    // list: the lists belong to the cache).
+    let found: IpAddress[] | undefined;
+    let copied = false;
+    let failure: SocketError | undefined;
+    for (let i = 0; i < outcomes.length; i++) {
+      const outcome = outcomes[i];
+      if (!("kind" in outcome)) {
+        if (!(outcome.error instanceof SocketError)) throw outcome.error;
+        failure ??= outcome.error;
+      } else if (outcome.kind === "addresses") {
+        copied = found !== undefined;
+        found = found === undefined ? outcome.addresses : found.concat(outcome.addresses);
+      }
+    }
+    const addresses = found === undefined ? [] : copied ? found : found.slice();
+    if (addresses.length > 0) {
+      const used = lookup.used;
+      if (used !== undefined) this.#remember(lookup.name, lookup.family, addresses, this.#expiry(used));
+      return addresses;
+    }
+    if (failure !== undefined) throw failure;
+    return addresses;
+  };
+
+  /** A lookup's parts' outcomes as they are (for the search list). */
+  readonly #outcomes = (lookup: Lookup<(Outcome | Failed)[]>): (Outcome | Failed)[] => lookup.results as (Outcome | Failed)[];
 
   /** Through the search list: the first candidate with addresses wins. */
   async #resolveSearching(conf: Conf, name: string, family: LookupFamily, signal: AbortSignal | undefined): Promise<IpAddress[]> {
@@ -222,7 +232,7 @@ export class WireResolver implements Resolver {
     for (const candidate of candidates(name, conf)) {
       // The keys of the cache entries the answer is built from: only needed to cache the answer.
       const used: string[] | undefined = this.#capacity === 0 ? undefined : [];
-      const outcomes = await this.#lookups(candidate, family, conf, signal, used);
+      const outcomes = await this.#lookups(candidate, family, conf, signal, used, this.#outcomes);
       if (signal?.aborted) throw signal.reason;
       const addresses: IpAddress[] = [];
       let nxdomain = false;
@@ -243,17 +253,18 @@ export class WireResolver implements Resolver {
 
   /**
    * AAAA and A (or the one family asked for) in parallel, each settled to its outcome or
-   * error (the signal's reason for those it aborted): one promise for the whole lookup,
-   * the queries call back.
+   * error (the signal's reason for those it aborted): one promise for the whole lookup, with
+   * what `finish` makes of the outcomes; the queries call back.
    */
-  #lookups(
+  #lookups<T>(
     name: string,
     family: LookupFamily,
     conf: Conf,
     signal: AbortSignal | undefined,
     used: string[] | undefined,
-  ): Promise<(Outcome | Failed)[]> {
-    const lookup = new Lookup(this.#parts, conf, used, family === "any" ? 2 : 1);
+    finish: (lookup: Lookup<T>) => T,
+  ): Promise<T> {
+    const lookup = new Lookup(this.#parts, conf, name, family, signal, used, finish);
     if (family === "any") {
       this.#part(new Part(lookup, 0, "AAAA", name));
       this.#part(new Part(lookup, 1, "A", name));
@@ -313,6 +324,7 @@ export class WireResolver implements Resolver {
   readonly #queries: QueryHost = {
     answered: (query, response) => this.#answered(query, response),
     failed: (query, error) => this.#failed(query, error),
+    dropped: this.#onDropped,
   };
 
   /**
@@ -335,8 +347,7 @@ export class WireResolver implements Resolver {
     const server = servers[query.index];
     const name = query.name;
     const type = query.type;
-    query.exchange = undefined;
-    let exchange: Exchange;
+    query.overUdp = false;
     try {
       if (isEncrypted(server)) {
         // Never in plaintext: a failure here moves on to the next server, as for UDP.
@@ -345,42 +356,35 @@ export class WireResolver implements Resolver {
           .then((response) => this.#interpret(query, response), (error: unknown) => this.#failed(query, error));
         return;
       }
+      // The query is its own UDP exchange (no object per ask).
       const id = randomId();
-      exchange = {
-        driver: this.#sockets(),
-        server,
-        id,
-        name,
-        type,
-        message: encodeQuery(id, name, type, conf.edns0),
-        timeoutMs,
-        signal: undefined,
-        onDropped: this.#onDropped,
-        maxQueriesPerSocket: this.#options.maxQueriesPerSocket,
-        ownMessage: true,
-      };
+      query.driver = this.#sockets();
+      query.server = server;
+      query.id = id;
+      query.message = encodeQuery(id, name, type, conf.edns0);
+      query.timeoutMs = timeoutMs;
+      query.maxQueriesPerSocket = this.#options.maxQueriesPerSocket;
     } catch (error) {
       return this.#failed(query, error);
     }
-    query.exchange = exchange;
+    query.overUdp = true;
     this.stats.udpQueries++;
     // Possibly answered at once, for a send that failed: nothing after this.
-    sendUdp(exchange, query);
+    sendUdp(query, query);
   }
 
   /** A UDP reply: asked again over TCP when truncated. */
   #answered(query: Query, response: DecodedResponse): void {
-    const exchange = query.exchange;
-    if (!response.truncated || exchange === undefined) return this.#interpret(query, response);
-    this.#overTcp(exchange, query.conf).then((answer) => this.#interpret(query, answer), (error: unknown) => this.#failed(query, error));
+    if (!response.truncated || !query.overUdp) return this.#interpret(query, response);
+    this.#overTcp(query, query.conf).then((answer) => this.#interpret(query, answer), (error: unknown) => this.#failed(query, error));
   }
 
   /** What a reply means: the query's outcome (cached), or on to the next server on a failure. */
   #interpret(query: Query, response: DecodedResponse): void {
     const outcome = interpret(response, query.name, query.type);
-    if (outcome.kind === "failure") return this.#next(query, outcome.error);
-    if (this.#capacity !== 0) this.#cache.set(`${query.type} ${query.name}`, outcome.outcome, outcome.ttl);
-    this.#finish(query, outcome.outcome, undefined);
+    if (outcome instanceof SocketError) return this.#next(query, outcome);
+    if (this.#capacity !== 0) this.#cache.set(`${query.type} ${query.name}`, outcome, interpretedTtl);
+    this.#finish(query, outcome, undefined);
   }
 
   /** No reply: a `SocketError` moves on to the next server; anything else fails the query. */
@@ -407,7 +411,19 @@ export class WireResolver implements Resolver {
   #overTcp(exchange: Exchange, conf: Conf): Promise<DecodedResponse> {
     this.stats.tcpQueries++;
     const tcpId = randomId();
-    return exchangeTcp({ ...exchange, id: tcpId, message: encodeQuery(tcpId, exchange.name, exchange.type, conf.edns0), ownMessage: false });
+    return exchangeTcp({
+      driver: exchange.driver,
+      server: exchange.server,
+      id: tcpId,
+      name: exchange.name,
+      type: exchange.type,
+      message: encodeQuery(tcpId, exchange.name, exchange.type, conf.edns0),
+      timeoutMs: exchange.timeoutMs,
+      signal: exchange.signal,
+      onDropped: this.#onDropped,
+      maxQueriesPerSocket: exchange.maxQueriesPerSocket,
+      ownMessage: false,
+    });
   }
 
   /** The driver given, else the default (the runtime's), looked up when first needed. */
@@ -434,24 +450,24 @@ function candidates(name: string, conf: Conf): string[] {
   return dots >= conf.ndots ? [name, ...searched] : [...searched, name];
 }
 
-type Interpretation =
-  | { kind: "outcome"; outcome: Outcome; ttl: number }
-  | { kind: "failure"; error: SocketError };
+/** The TTL (seconds) of the outcome the last {@linkcode interpret} gave: no object to hold both. */
+let interpretedTtl = 0;
 
-/** What a reply means for (name, type): addresses through the CNAME chain, NXDOMAIN, NODATA or a failure. */
-function interpret(response: DecodedResponse, name: string, type: QueryType): Interpretation {
+/**
+ * What a reply means for (name, type): addresses through the CNAME chain, NXDOMAIN or
+ * NODATA, with its TTL in `interpretedTtl`; or the failure.
+ */
+function interpret(response: DecodedResponse, name: string, type: QueryType): Outcome | SocketError {
   switch (response.rcode) {
     case "NOERROR":
       break;
     case "NXDOMAIN":
-      return { kind: "outcome", outcome: { kind: "nxdomain" }, ttl: response.negativeTtl ?? 0 };
+      interpretedTtl = response.negativeTtl ?? 0;
+      return { kind: "nxdomain" };
     case "SERVFAIL":
-      return { kind: "failure", error: socketError("temporary-resolver-failure", "resolve", name, "the server answered SERVFAIL") };
+      return socketError("temporary-resolver-failure", "resolve", name, "the server answered SERVFAIL");
     default:
-      return {
-        kind: "failure",
-        error: socketError("permanent-resolver-failure", "resolve", name, `the server answered ${response.rcode}`),
-      };
+      return socketError("permanent-resolver-failure", "resolve", name, `the server answered ${response.rcode}`);
   }
   let owner = name;
   let ttl = Number.POSITIVE_INFINITY;
@@ -467,7 +483,10 @@ function interpret(response: DecodedResponse, name: string, type: QueryType): In
       else addresses.push(record.data);
       if (record.ttl < addressTtl) addressTtl = record.ttl;
     }
-    if (addresses !== undefined) return { kind: "outcome", outcome: { kind: "addresses", addresses }, ttl: addressTtl };
+    if (addresses !== undefined) {
+      interpretedTtl = addressTtl;
+      return { kind: "addresses", addresses };
+    }
     const alias = records.find((r) => r.name === owner && r.type === "CNAME");
     if (alias === undefined) break;
     ttl = Math.min(ttl, alias.ttl);
@@ -475,9 +494,11 @@ function interpret(response: DecodedResponse, name: string, type: QueryType): In
   }
   if (owner !== name && response.negativeTtl === undefined) {
     // A chain that stops at a name the answer says nothing more of: ask for that name.
-    return { kind: "outcome", outcome: { kind: "alias", target: owner }, ttl };
+    interpretedTtl = ttl;
+    return { kind: "alias", target: owner };
   }
-  return { kind: "outcome", outcome: { kind: "nodata" }, ttl: response.negativeTtl ?? 0 };
+  interpretedTtl = response.negativeTtl ?? 0;
+  return { kind: "nodata" };
 }
 
 async function loadSettings(options: WireResolverOptions): Promise<Settings> {
