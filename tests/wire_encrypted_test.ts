@@ -9,9 +9,12 @@ import type { EncryptedNameServer } from "../resolve/wire/config.ts";
 import { dohChannel } from "../resolve/wire/doh.ts";
 import { dotChannel } from "../resolve/wire/dot.ts";
 import { encodePaddedQuery, encryptedCounters, padQuery } from "../resolve/wire/encrypted.ts";
+import type { EncryptedChannel } from "../resolve/wire/encrypted.ts";
 import { decodeHuffman, encodeLiteral, HpackDecoder, HpackError } from "../resolve/wire/hpack.ts";
 import { encodeQuery, frameForTcp, TcpFrameReader } from "../resolve/wire/packet.ts";
+import type { DecodedResponse } from "../resolve/wire/packet.ts";
 import { tcp } from "../mod.ts";
+import type { Connection } from "../mod.ts";
 import { WireResolver } from "../resolve/wire/wire_resolver.ts";
 import type { WireResolverOptions } from "../resolve/wire/options.ts";
 import { networks, rejectsWith, within } from "./helpers.ts";
@@ -286,47 +289,77 @@ describe("encrypted transports against a real unbound", () => {
   }
 });
 
+/** A DNS-over-TLS server of the tests' own, on unisock's TLS listener. */
+interface FakeDot {
+  port: number;
+  /** Connections accepted so far. */
+  readonly accepted: number;
+  /** Stops listening and waits (bounded) for every connection to end. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a DoT server on 127.0.0.1 that reads framed queries and asks `answer` about each
+ * (its name and the index of its connection): true answers A 192.0.2.99, false leaves the
+ * query unanswered and reads on, "close" closes the connection without an answer.
+ */
+async function startFakeDot(certificates: TestCertificates, answer: (name: string, connection: number) => boolean | "close"): Promise<FakeDot> {
+  const listener = await tcp.listen({ hostname: "127.0.0.1", port: 0, tls: { cert: certificates.server.cert, key: certificates.server.key } });
+  let accepted = 0;
+  const sessions: Promise<void>[] = [];
+  const session = async (conn: Connection, index: number): Promise<void> => {
+    const frames = new TcpFrameReader();
+    const buffer = new Uint8Array(4096);
+    try {
+      for (;;) {
+        const count = await conn.read(buffer);
+        if (count === null) return;
+        for (const frame of frames.push(buffer.subarray(0, count))) {
+          const query = dnsPacket.decode(Buffer.from(frame));
+          const name = query.questions![0].name;
+          const what = answer(name, index);
+          if (what === "close") return;
+          if (!what) continue;
+          const response = dnsPacket.encode({
+            type: "response",
+            id: query.id,
+            flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE,
+            questions: query.questions,
+            answers: [{ type: "A", name, ttl: 60, data: "192.0.2.99" }],
+          });
+          await conn.write(frameForTcp(new Uint8Array(response)));
+        }
+      }
+    } catch {
+      // the client went away
+    } finally {
+      conn.close();
+    }
+  };
+  const serving = (async () => {
+    for await (const conn of listener) sessions.push(session(conn, accepted++));
+  })();
+  return {
+    port: listener.localAddress.port,
+    get accepted() {
+      return accepted;
+    },
+    async close() {
+      listener.close();
+      await within(serving, "the listener's loop ending");
+      await within(Promise.all(sessions), "the server's sessions ending");
+    },
+  };
+}
+
 describe("DNS over TLS: a query in flight when the server closes is asked again on a new connection", () => {
   it("the first connection closes after reading the query; the second answers", async () => {
     const certificates = await testCertificates();
-    const listener = await tcp.listen({ hostname: "127.0.0.1", port: 0, tls: { cert: certificates.server.cert, key: certificates.server.key } });
-    let accepted = 0;
-    const sessions: Promise<void>[] = [];
-    const serving = (async () => {
-      for await (const conn of listener) {
-        const index = accepted++;
-        sessions.push((async () => {
-          const frames = new TcpFrameReader();
-          const buffer = new Uint8Array(4096);
-          try {
-            for (;;) {
-              const count = await conn.read(buffer);
-              if (count === null) return;
-              for (const frame of frames.push(buffer.subarray(0, count))) {
-                // The first connection takes the query and closes without an answer.
-                if (index === 0) return;
-                const query = dnsPacket.decode(Buffer.from(frame));
-                const answer = dnsPacket.encode({
-                  type: "response",
-                  id: query.id,
-                  flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE,
-                  questions: query.questions,
-                  answers: [{ type: "A", name: query.questions![0].name, ttl: 60, data: "192.0.2.99" }],
-                });
-                await conn.write(frameForTcp(new Uint8Array(answer)));
-              }
-            }
-          } catch {
-            // the client went away
-          } finally {
-            conn.close();
-          }
-        })());
-      }
-    })();
+    // The first connection takes the query and closes without an answer.
+    const server = await startFakeDot(certificates, (_name, connection) => connection > 0 || "close");
     try {
       await using resolver = new WireResolver({
-        nameservers: [`tls://127.0.0.1:${listener.localAddress.port}#localhost`],
+        nameservers: [`tls://127.0.0.1:${server.port}#localhost`],
         hosts: {},
         search: [],
         timeout: 3000,
@@ -336,93 +369,68 @@ describe("DNS over TLS: a query in flight when the server closes is asked again 
       const before = encryptedCounters.connections;
       assert.deepEqual(await resolver.resolve("x.test", "ipv4"), ["192.0.2.99"]);
       assert.equal(encryptedCounters.connections - before, 2);
-      assert.equal(accepted, 2);
+      assert.equal(server.accepted, 2);
     } finally {
-      listener.close();
-      await within(serving, "the listener's loop ending");
-      await within(Promise.all(sessions), "the server's sessions ending");
+      await server.close();
     }
   });
 });
 
+/**
+ * Asks `channel` (T = 300 ms): a long query (6T), 24 silent ones (2T), a short one (T,
+ * asked last of those) and 24 that the server answers (`ok<i>.test`, 30T). Checks that the
+ * short one fails first, every unanswered one fails at its own deadline, and every
+ * answered one succeeds; returns their answers, in order.
+ */
+async function checkDeadlines(channel: EncryptedChannel): Promise<DecodedResponse[]> {
+  const T = 300;
+  const ask = (name: string, timeoutMs: number) => channel.ask({ name, type: "A", timeoutMs, onDropped: () => {} });
+  const long = ask("long.test", 6 * T);
+  const silent = Array.from({ length: 24 }, (_, i) => ask(`silent${i}.test`, 2 * T));
+  const short = ask("short.test", T);
+  const answered = Array.from({ length: 24 }, (_, i) => ask(`ok${i}.test`, 30 * T));
+  const settled = (query: Promise<unknown>) => query.then(() => {}, () => {});
+  const order = await within(Promise.race([
+    settled(short).then(() => "short"),
+    Promise.race(silent.map(settled)).then(() => "silent"),
+    settled(long).then(() => "long"),
+  ]), "a query settles", 30 * T);
+  assert.equal(order, "short", "the query due first fails first, though asked after the others");
+  for (const [query, timeout] of [[short, T], ...silent.map((query) => [query, 2 * T] as const), [long, 6 * T]] as const) {
+    const error = await within(rejectsWith(query, "temporary-resolver-failure"), "every silent query settles", 30 * T);
+    assert.match(error.message, new RegExp(`did not answer within ${timeout} ms`));
+  }
+  const responses = await within(Promise.all(answered), "the answered queries", 30 * T);
+  assert.deepEqual(responses.map((response) => response.question?.name), answered.map((_, i) => `ok${i}.test`));
+  return responses;
+}
+
 describe("DNS over TLS: many queries on one connection, some never answered", () => {
   it("each unanswered one fails at its own deadline (a shorter one asked later first), the window frees for the answered ones", async () => {
     const certificates = await testCertificates();
-    const listener = await tcp.listen({ hostname: "127.0.0.1", port: 0, tls: { cert: certificates.server.cert, key: certificates.server.key } });
-    let accepted = 0;
     const written: string[] = [];
-    const sessions: Promise<void>[] = [];
-    const serving = (async () => {
-      for await (const conn of listener) {
-        accepted++;
-        sessions.push((async () => {
-          const frames = new TcpFrameReader();
-          const buffer = new Uint8Array(4096);
-          try {
-            for (;;) {
-              const count = await conn.read(buffer);
-              if (count === null) return;
-              for (const frame of frames.push(buffer.subarray(0, count))) {
-                const query = dnsPacket.decode(Buffer.from(frame));
-                const name = query.questions![0].name;
-                written.push(name);
-                if (!name.startsWith("ok")) continue; // never answered
-                const answer = dnsPacket.encode({
-                  type: "response",
-                  id: query.id,
-                  flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE,
-                  questions: query.questions,
-                  answers: [{ type: "A", name, ttl: 60, data: "192.0.2.99" }],
-                });
-                await conn.write(frameForTcp(new Uint8Array(answer)));
-              }
-            }
-          } catch {
-            // the client went away
-          } finally {
-            conn.close();
-          }
-        })());
-      }
-    })();
+    const server = await startFakeDot(certificates, (name) => {
+      written.push(name);
+      return name.startsWith("ok");
+    });
     try {
       const channel = dotChannel({
         driver: networks()[0].driver,
-        server: parseServer(`tls://127.0.0.1:${listener.localAddress.port}#localhost`) as EncryptedNameServer,
+        server: parseServer(`tls://127.0.0.1:${server.port}#localhost`) as EncryptedNameServer,
         ca: [certificates.ca.cert],
         onConnected: () => {},
       });
-      const T = 300;
-      const ask = (name: string, timeoutMs: number) => channel.ask({ name, type: "A", timeoutMs, onDropped: () => {} });
       // "long" and 15 of the silent ones fill the window (16 written and unanswered); the
       // rest wait behind them, "short" (asked last of the silent ones, due first) among them.
-      const long = ask("long.test", 6 * T);
-      const silent = Array.from({ length: 24 }, (_, i) => ask(`silent${i}.test`, 2 * T));
-      const short = ask("short.test", T);
-      const answered = Array.from({ length: 24 }, (_, i) => ask(`ok${i}.test`, 30 * T));
-      const settled = (query: Promise<unknown>) => query.then(() => {}, () => {});
-      const order = await within(Promise.race([
-        settled(short).then(() => "short"),
-        Promise.race(silent.map(settled)).then(() => "silent"),
-        settled(long).then(() => "long"),
-      ]), "a query settles", 30 * T);
-      assert.equal(order, "short", "the query due first fails first, though asked after the others");
-      for (const [query, timeout] of [[short, T], ...silent.map((query) => [query, 2 * T] as const), [long, 6 * T]] as const) {
-        const error = await within(rejectsWith(query, "temporary-resolver-failure"), "every silent query settles", 30 * T);
-        assert.match(error.message, new RegExp(`did not answer within ${timeout} ms`));
-      }
-      const responses = await within(Promise.all(answered), "the answered queries", 30 * T);
-      assert.deepEqual(responses.map((response) => response.question?.name), answered.map((_, i) => `ok${i}.test`));
+      const responses = await checkDeadlines(channel);
       assert.ok(responses.every((response) => response.rcode === "NOERROR"));
       assert.ok(!written.includes("short.test"), "a query that timed out waiting for the window is never written");
       channel.close();
       await within(channel.closed, "the channel closes");
     } finally {
-      listener.close();
-      await within(serving, "the listener's loop ending");
-      await within(Promise.all(sessions), "the server's sessions ending");
+      await server.close();
     }
-    assert.equal(accepted, 1, "one connection for them all");
+    assert.equal(server.accepted, 1, "one connection for them all");
     assert.equal(written.filter((name) => name.startsWith("ok")).length, 24);
   });
 });
@@ -435,12 +443,6 @@ describe("DNS over HTTPS against a misbehaving HTTP/2 server", () => {
     certificates = await testCertificates();
   });
 
-  /** `promise`, or a failure after `ms` (every wait here is bounded). */
-  const within = <T>(promise: Promise<T>, ms: number, what: string): Promise<T> => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)));
-    return Promise.race([promise, late]).finally(() => clearTimeout(timer));
-  };
   const settings = (...entries: [number, number][]) =>
     h2Frame(SETTINGS, 0, 0, entries.flatMap(([key, value]) => [key >> 8, key & 0xff, value >>> 24, (value >>> 16) & 0xff, (value >>> 8) & 0xff, value & 0xff]));
   /** Reads the client's frames up to its first request; null if the connection ended first. */
@@ -471,6 +473,13 @@ describe("DNS over HTTPS against a misbehaving HTTP/2 server", () => {
     });
     return [h2Frame(HEADERS, END_HEADERS, id, block), h2Frame(0, END_STREAM, id, new Uint8Array(message))];
   };
+  const dohChannelTo = (server: FakeH2Server) =>
+    dohChannel({
+      driver: networks()[0].driver,
+      server: parseServer(`https://127.0.0.1:${server.port}/dns-query#localhost`) as EncryptedNameServer,
+      ca: [certificates.ca.cert],
+      onConnected: () => {},
+    });
   const resolverFor = (server: FakeH2Server, timeout = 5000) =>
     new WireResolver({
       nameservers: [`https://127.0.0.1:${server.port}/dns-query#localhost`],
@@ -488,12 +497,7 @@ describe("DNS over HTTPS against a misbehaving HTTP/2 server", () => {
       for (let frame = await session.next(); frame !== null; frame = await session.next()) if (frame.type === HEADERS) requests++;
     });
     try {
-      const channel = dohChannel({
-        driver: networks()[0].driver,
-        server: parseServer(`https://127.0.0.1:${server.port}/dns-query#localhost`) as EncryptedNameServer,
-        ca: [certificates.ca.cert],
-        onConnected: () => {},
-      });
+      const channel = dohChannelTo(server);
       const T = 300;
       const ask = (name: string, timeoutMs: number) => channel.ask({ name, type: "A", timeoutMs, onDropped: () => {} });
       // The first takes the only stream for 3T; the other two wait for it, but only for T.
@@ -502,16 +506,16 @@ describe("DNS over HTTPS against a misbehaving HTTP/2 server", () => {
       const order = await within(Promise.race([
         first.then(() => "first", () => "first"),
         Promise.allSettled(waiting).then(() => "waiting"),
-      ]), 20 * T, "a query settles");
+      ]), "a query settles", 20 * T);
       assert.equal(order, "waiting", "the waiting queries settle before the one holding the stream");
       for (const query of [...waiting, first]) {
-        const error = await within(rejectsWith(query, "temporary-resolver-failure"), 20 * T, "every query settles");
+        const error = await within(rejectsWith(query, "temporary-resolver-failure"), "every query settles", 20 * T);
         assert.match(error.message, /did not answer within/);
       }
       channel.close();
-      await within(channel.closed, 5000, "the channel closes");
+      await within(channel.closed, "the channel closes", 5000);
     } finally {
-      await within(server.close(), 5000, "the server stops");
+      await within(server.close(), "the server stops", 5000);
     }
     assert.equal(requests, 1, "the waiting queries never opened a stream");
   });
@@ -539,36 +543,13 @@ describe("DNS over HTTPS against a misbehaving HTTP/2 server", () => {
       }
     });
     try {
-      const channel = dohChannel({
-        driver: networks()[0].driver,
-        server: parseServer(`https://127.0.0.1:${server.port}/dns-query#localhost`) as EncryptedNameServer,
-        ca: [certificates.ca.cert],
-        onConnected: () => {},
-      });
-      const T = 300;
-      const ask = (name: string, timeoutMs: number) => channel.ask({ name, type: "A", timeoutMs, onDropped: () => {} });
-      const long = ask("long.test", 6 * T);
-      const silent = Array.from({ length: 24 }, (_, i) => ask(`silent${i}.test`, 2 * T));
-      const short = ask("short.test", T);
-      const answered = Array.from({ length: 24 }, (_, i) => ask(`ok${i}.test`, 30 * T));
-      const settled = (query: Promise<unknown>) => query.then(() => {}, () => {});
-      const order = await within(Promise.race([
-        settled(short).then(() => "short"),
-        Promise.race(silent.map(settled)).then(() => "silent"),
-        settled(long).then(() => "long"),
-      ]), 30 * T, "a query settles");
-      assert.equal(order, "short", "the query due first fails first, though asked after the others");
-      for (const [query, timeout] of [[short, T], ...silent.map((query) => [query, 2 * T] as const), [long, 6 * T]] as const) {
-        const error = await within(rejectsWith(query, "temporary-resolver-failure"), 30 * T, "every silent query settles");
-        assert.match(error.message, new RegExp(`did not answer within ${timeout} ms`));
-      }
-      const responses = await within(Promise.all(answered), 30 * T, "the answered queries");
-      assert.deepEqual(responses.map((response) => response.question?.name), answered.map((_, i) => `ok${i}.test`));
+      const channel = dohChannelTo(server);
+      await checkDeadlines(channel);
       channel.close();
-      await within(channel.closed, 5000, "the channel closes");
-      await within(handled, 5000, "the server reads to the end");
+      await within(channel.closed, "the channel closes", 5000);
+      await within(handled, "the server reads to the end", 5000);
     } finally {
-      await within(server.close(), 5000, "the server stops");
+      await within(server.close(), "the server stops", 5000);
     }
     assert.equal(server.accepted, 1, "one connection for them all");
     const silentStreams = [...names].filter(([, name]) => !name.startsWith("ok")).map(([id]) => id).sort((a, b) => a - b);
@@ -591,10 +572,10 @@ describe("DNS over HTTPS against a misbehaving HTTP/2 server", () => {
     });
     try {
       await using resolver = resolverFor(server);
-      const error = await within(rejectsWith(resolver.resolve("x.test", "ipv4"), "temporary-resolver-failure"), 20_000, "the query fails");
+      const error = await within(rejectsWith(resolver.resolve("x.test", "ipv4"), "temporary-resolver-failure"), "the query fails", 20_000);
       assert.match(error.message, /header block over 65536 octets/);
     } finally {
-      await within(server.close(), 20_000, "the server stops");
+      await within(server.close(), "the server stops", 20_000);
     }
     assert.deepEqual(codes, [11, 11], "GOAWAY ENHANCE_YOUR_CALM on both connections (the query is asked once more)");
   });
@@ -613,10 +594,10 @@ describe("DNS over HTTPS against a misbehaving HTTP/2 server", () => {
     });
     try {
       const resolver = resolverFor(server);
-      assert.deepEqual(await within(resolver.resolve("x.test", "ipv4"), 10_000, "the answer"), ["192.0.2.7"]);
-      await within(resolver.close(), 5000, "the resolver closes");
+      assert.deepEqual(await within(resolver.resolve("x.test", "ipv4"), "the answer", 10_000), ["192.0.2.7"]);
+      await within(resolver.close(), "the resolver closes", 5000);
     } finally {
-      await within(server.close(), 5000, "the server stops");
+      await within(server.close(), "the server stops", 5000);
     }
     assert.ok(acks.length >= 1 && acks.length <= 20, `${acks.length} PING acknowledgements for 200 PINGs`);
     assert.equal(acks.at(-1), 199, "the last PING is the one answered");
@@ -630,10 +611,10 @@ describe("DNS over HTTPS against a misbehaving HTTP/2 server", () => {
     });
     try {
       await using resolver = resolverFor(server, 60_000);
-      const error = await within(rejectsWith(resolver.resolve("x.test", "ipv4"), "temporary-resolver-failure"), 60_000, "the query fails");
+      const error = await within(rejectsWith(resolver.resolve("x.test", "ipv4"), "temporary-resolver-failure"), "the query fails", 60_000);
       assert.match(error.message, /that the server does not read/);
     } finally {
-      await within(server.close(), 20_000, "the server stops");
+      await within(server.close(), "the server stops", 20_000);
     }
   });
 
@@ -659,10 +640,10 @@ describe("DNS over HTTPS against a misbehaving HTTP/2 server", () => {
       });
       try {
         await using resolver = resolverFor(server);
-        const error = await within(rejectsWith(resolver.resolve("x.test", "ipv4"), "temporary-resolver-failure"), 15_000, "the query fails");
+        const error = await within(rejectsWith(resolver.resolve("x.test", "ipv4"), "temporary-resolver-failure"), "the query fails", 15_000);
         assert.match(error.message, code === 6 ? /FRAME_SIZE_ERROR/ : /PROTOCOL_ERROR/);
       } finally {
-        await within(server.close(), 5000, "the server stops");
+        await within(server.close(), "the server stops", 5000);
       }
       assert.deepEqual(codes, [code, code]);
     });
@@ -679,12 +660,12 @@ describe("DNS over HTTPS against a misbehaving HTTP/2 server", () => {
     try {
       const resolver = resolverFor(server);
       const query = resolver.resolve("x.test", "ipv4");
-      await within(requested, 5000, "the request");
-      await within(resolver.close(), 5000, "the resolver closes");
-      const error = await within(rejectsWith(query, "temporary-resolver-failure"), 10_000, "the query fails");
+      await within(requested, "the request", 5000);
+      await within(resolver.close(), "the resolver closes", 5000);
+      const error = await within(rejectsWith(query, "temporary-resolver-failure"), "the query fails", 10_000);
       assert.match(error.message, /closed/);
     } finally {
-      await within(server.close(), 5000, "the server stops");
+      await within(server.close(), "the server stops", 5000);
     }
     assert.equal(server.accepted, 1);
   });
