@@ -32,8 +32,9 @@
  * which goes first every round. MB = 10^6 bytes. The table also gives the machine's CPU
  * seconds per GB (busy time of every CPU, from /proc/stat: the client, the backend, the
  * proxy and the kernel's work for them, and anything else running). The last line is
- * `proxy RUNTIME VERSION: unisock N MB/s, socat N MB/s, ratio R` (medians); the goal is a
- * ratio of at least 1.
+ * `proxy RUNTIME VERSION: unisock N MB/s, socat N MB/s, ratio R` (MB/s: medians over the
+ * rounds; ratio: the median over the rounds of the two sides in the same round); the goal
+ * is a ratio of at least 1.
  *
  * @module
  */
@@ -45,7 +46,7 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { tcp, unix } from "../mod.ts";
 import type { Listener } from "../mod.ts";
-import { median, pad, round1, round3, runMain, runtime, runtimeVersion } from "./common.ts";
+import { median, pad, pairedRatio, round1, round3, runMain, runtime, runtimeVersion } from "./common.ts";
 import type { Sample } from "./common.ts";
 import { CHUNK, HOST, measure, MIB, parseStreamOptions, transfer } from "./stream_throughput.ts";
 import type { Figures, RoundFn } from "./stream_throughput.ts";
@@ -215,7 +216,8 @@ async function main(): Promise<void> {
       if (options.json) console.log(JSON.stringify({ ...head, only: options.only, [options.only]: sideJson(options.only), summary }));
       return;
     }
-    const ratio = medians.unisock!.mbps / medians.socat!.mbps;
+    // Round by round (both sides of a round ran back to back), the median over the rounds.
+    const ratio = pairedRatio(results.unisock.map((f) => f.mbps), results.socat.map((f) => f.mbps));
     print(`ratio unisock/socat ${ratio.toFixed(2)} (goal >= ${GOAL}: ${ratio >= GOAL ? "met" : "NOT met"})`);
     const summary = `${BENCH} ${runtime} ${runtimeVersion}: unisock ${medians.unisock!.mbps.toFixed(0)} MB/s, ` +
       `socat ${medians.socat!.mbps.toFixed(0)} MB/s, ratio ${ratio.toFixed(2)}`;

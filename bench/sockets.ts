@@ -51,7 +51,8 @@
  * busy machine. Ratios: sockets over the other side (higher is
  * better); the goal of sockets/streams is 0.95. The last line is
  * `sockets RUNTIME VERSION: read sockets N MB/s, streams N, native N, sockets/streams R,
- * sockets/native R; write ...` (medians).
+ * sockets/native R; write ...` (figures: medians over the rounds; ratios: medians over the
+ * rounds of the two sides in the same round).
  *
  * @module
  */
@@ -65,7 +66,7 @@ import { tcp } from "../mod.ts";
 import type { Connection, IpSocketAddress } from "../mod.ts";
 import { connect } from "../sockets/mod.ts";
 import type { BunSocket, BunSocketHandler } from "../bun/bun_api.ts";
-import { alternatives, clock, globals, makeUsage, median, pad, positive, round1, round3, runMain, runtime, runtimeVersion, since, walkArgs } from "./common.ts";
+import { alternatives, clock, globals, makeUsage, median, pad, pairedRatio, positive, round1, round3, runMain, runtime, runtimeVersion, since, walkArgs } from "./common.ts";
 import type { Sample, Usage } from "./common.ts";
 import { CHUNK, HOST, measure, MIB } from "./stream_throughput.ts";
 import type { Defer, Figures, RoundFn } from "./stream_throughput.ts";
@@ -459,8 +460,10 @@ async function main(): Promise<void> {
   for (const direction of options.directions) {
     const figures = Object.fromEntries(sides.map((side) => [side, medianOf(direction, side)!])) as Partial<Record<Side, Figures>>;
     print(`${"median".padEnd(8)}${direction.padEnd(7)}${"".padEnd(24)}${cells(figures)}`);
+    // Round by round (the sides of a round ran back to back), the median over the rounds.
+    const mbpsOf = (side: Side): number[] => results[direction][side].map((f) => f.mbps);
     const ratio = (other: Side): number | undefined =>
-      figures.sockets !== undefined && figures[other] !== undefined ? figures.sockets.mbps / figures[other]!.mbps : undefined;
+      figures.sockets !== undefined && figures[other] !== undefined ? pairedRatio(mbpsOf("sockets"), mbpsOf(other)) : undefined;
     const overStreams = ratio("streams");
     const overNative = ratio("native");
     parts.push(

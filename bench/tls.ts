@@ -66,7 +66,8 @@
  * side negotiated and which transport unisock's TLS ran on (node:tls everywhere; on Deno
  * and Bun over Node's `net.Socket` when the driver names one as `tlsSockets`, else over the
  * native socket through a `Duplex`), then
- * `tls RUNTIME VERSION: throughput ... ratio R; handshakes ... ratio R` (medians).
+ * `tls RUNTIME VERSION: throughput ... ratio R; handshakes ... ratio R` (figures: medians over
+ * the rounds; ratios: medians over the rounds of the two sides in the same round).
  *
  * @module
  */
@@ -87,6 +88,7 @@ import {
   makeUsage,
   median,
   pad,
+  pairedRatio,
   positive,
   round1,
   round3,
@@ -1009,8 +1011,13 @@ async function main(): Promise<void> {
   print(`negotiated: unisock ${sessions.unisock}; native ${sessions.native}`);
   print(`unisock's TLS on ${runtime}: ${transport}`);
 
-  const ratio = tu !== undefined && tn !== undefined ? tu.mbps / tn.mbps : undefined;
-  const handshakeRatio = hu !== undefined && hn !== undefined ? hu.perSecond / hn.perSecond : undefined;
+  // Round by round (both sides of a round ran back to back), the median over the rounds.
+  const ratio = tu !== undefined && tn !== undefined
+    ? pairedRatio(throughput.unisock.map((f) => f.mbps), throughput.native.map((f) => f.mbps))
+    : undefined;
+  const handshakeRatio = hu !== undefined && hn !== undefined
+    ? pairedRatio(handshakes.unisock.map((f) => f.perSecond), handshakes.native.map((f) => f.perSecond))
+    : undefined;
   const figure = (side: Side) => {
     const t = side === "unisock" ? tu : tn;
     const h = side === "unisock" ? hu : hn;
