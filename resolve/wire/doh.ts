@@ -12,8 +12,7 @@
 import { readConnectionChunk } from "../../core/connection.ts";
 import type { Connection } from "../../core/connection.ts";
 import { socketError } from "../../core/errors.ts";
-import type { SocketError } from "../../core/errors.ts";
-import { ChannelLife, ConnectionLost, DeadlineTimer, encodePaddedQuery, noAnswer, openTls, unreachable } from "./encrypted.ts";
+import { byDeadline, ChannelLife, ConnectionLost, DeadlineTimer, encodePaddedQuery, noAnswer, openTls, unreachable } from "./encrypted.ts";
 import type { ChannelContext, EncryptedChannel, EncryptedQuery } from "./encrypted.ts";
 import {
   ACK, CANCEL, checkFrame, COMPRESSION_ERROR, concat, CONTINUATION, DATA, END_HEADERS, END_STREAM, ENHANCE_YOUR_CALM, frame, FRAME_SIZE_ERROR, GOAWAY,
@@ -162,7 +161,7 @@ class DohChannel implements EncryptedChannel {
     if (!this.#ready && !this.#done) {
       const late = noAnswer(this.#context.server, query.name, query.timeoutMs);
       try {
-        await this.#byDeadline(connecting, deadline, late);
+        await byDeadline(connecting, deadline, late);
       } catch (error) {
         if (error instanceof ConnectionLost || error === late) throw error;
         throw unreachable(error, this.#context.server, query.name);
@@ -194,19 +193,6 @@ class DohChannel implements EncryptedChannel {
   }
 
   /** `promise`, or `late` once `deadline` passed. */
-  #byDeadline<T>(promise: Promise<T>, deadline: number, late: SocketError): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(late), Math.max(0, deadline - Date.now()));
-      promise.then((value) => {
-        clearTimeout(timer);
-        resolve(value);
-      }, (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      });
-    });
-  }
-
   /** Resolves once a stream may be free (or the channel ended); rejects with the no-answer error at `deadline`. */
   #freeStream(deadline: number, query: EncryptedQuery): Promise<void> {
     return new Promise<void>((resolve, reject) => {

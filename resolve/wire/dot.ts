@@ -9,7 +9,7 @@
  */
 import { readConnectionChunk } from "../../core/connection.ts";
 import type { Connection } from "../../core/connection.ts";
-import { ChannelLife, ConnectionLost, DeadlineTimer, encodePaddedQuery, freeId, noAnswer, openTls, unreachable } from "./encrypted.ts";
+import { byDeadline, ChannelLife, ConnectionLost, DeadlineTimer, encodePaddedQuery, freeId, noAnswer, openTls, unreachable } from "./encrypted.ts";
 import type { ChannelContext, EncryptedChannel, EncryptedQuery } from "./encrypted.ts";
 import { answersQuery, decodeResponse, frameForTcp, TcpFrameReader } from "./packet.ts";
 import type { DecodedResponse } from "./packet.ts";
@@ -76,12 +76,16 @@ class DotChannel implements EncryptedChannel {
     // The answer's deadline counts the time spent connecting too.
     const deadline = Date.now() + query.timeoutMs;
     this.#life.busy();
-    this.#connecting ??= this.#connect(query.timeoutMs);
-    try {
-      await this.#connecting;
-    } catch (error) {
-      if (error instanceof ConnectionLost) throw error;
-      throw unreachable(error, this.#context.server, query.name);
+    const connecting = (this.#connecting ??= this.#connect(query.timeoutMs));
+    if (this.#connection === undefined) {
+      // Another query may have started the connection, with a later deadline than this one's.
+      const late = noAnswer(this.#context.server, query.name, query.timeoutMs);
+      try {
+        await byDeadline(connecting, deadline, late);
+      } catch (error) {
+        if (error instanceof ConnectionLost || error === late) throw error;
+        throw unreachable(error, this.#context.server, query.name);
+      }
     }
     if (this.#done) throw new ConnectionLost(this.#why);
     const id = freeId(this.#pending, randomId);

@@ -327,6 +327,29 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
+/**
+ * `promise`, or a rejection with `late` at `deadline` (a `Date.now()` time) if it has not
+ * settled by then: a query waiting for a connection another query started (with its own,
+ * maybe later, deadline) still fails at its own.
+ *
+ * @param promise What is waited for.
+ * @param deadline When to stop waiting.
+ * @param late The rejection at the deadline.
+ * @returns The promise's value.
+ */
+export function byDeadline<T>(promise: Promise<T>, deadline: number, late: SocketError): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(late), Math.max(0, deadline - Date.now()));
+    promise.then((value) => {
+      clearTimeout(timer);
+      resolve(value);
+    }, (error: unknown) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+}
+
 /** The addresses of the server: its IP, or what the system resolver gives for its name. */
 async function addressesOf(driver: Driver, host: string): Promise<ParsedIp[]> {
   const literal = parseIp(host);
