@@ -354,7 +354,13 @@ export class PooledSocket {
   /** Something failed the whole socket: every query on it fails. */
   fail(error: unknown): void {
     const queries: Pending[] = [];
-    for (const pending of this.ids.values()) if (pending !== null) queries.push(pending);
+    // Settled here: a datagram that comes before the socket is really closed matches none.
+    for (const [id, pending] of this.ids) {
+      if (pending === null) continue;
+      queries.push(pending);
+      this.ids.set(id, null);
+    }
+    this.inFlight = 0;
     // Closed here too: a driver reports an error without closing its socket (Bun does).
     this.close();
     for (const pending of queries) {
