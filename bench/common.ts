@@ -156,5 +156,8 @@ export async function alternateRounds<Side extends string>(
 
 /** The median over rounds of `top[i] / bottom[i]`: a ratio of two sides measured in the same rounds. */
 export function pairedRatio(top: number[], bottom: number[]): number {
-  return median(top.map((value, i) => value / bottom[i]));
+  if (top.length !== bottom.length || top.length === 0) throw new Error(`pairedRatio: ${top.length} rounds against ${bottom.length}`);
+  const ratios = top.map((value, i) => value / bottom[i]);
+  if (!ratios.every(Number.isFinite)) throw new Error(`pairedRatio: a round gave no figure (${ratios.join(", ")})`);
+  return median(ratios);
 }
