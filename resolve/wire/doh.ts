@@ -12,7 +12,7 @@
 import { readConnectionChunk } from "../../core/connection.ts";
 import type { Connection } from "../../core/connection.ts";
 import { socketError } from "../../core/errors.ts";
-import { byDeadline, ChannelLife, ConnectionLost, DeadlineTimer, encodePaddedQuery, noAnswer, openTls, unreachable } from "./encrypted.ts";
+import { ChannelLife, connectedBy, ConnectionLost, DeadlineTimer, encodePaddedQuery, noAnswer, openTls } from "./encrypted.ts";
 import type { ChannelContext, EncryptedChannel, EncryptedQuery } from "./encrypted.ts";
 import {
   ACK, CANCEL, checkFrame, COMPRESSION_ERROR, concat, CONTINUATION, DATA, END_HEADERS, END_STREAM, ENHANCE_YOUR_CALM, frame, FRAME_SIZE_ERROR, GOAWAY,
@@ -159,13 +159,7 @@ class DohChannel implements EncryptedChannel {
     this.#life.busy();
     const connecting = (this.#connecting ??= this.#connect(query.timeoutMs));
     if (!this.#ready && !this.#done) {
-      const late = noAnswer(this.#context.server, query.name, query.timeoutMs);
-      try {
-        await byDeadline(connecting, deadline, late);
-      } catch (error) {
-        if (error instanceof ConnectionLost || error === late) throw error;
-        throw unreachable(error, this.#context.server, query.name);
-      }
+      await connectedBy(connecting, deadline, this.#context.server, query);
     }
     while (this.#streams.size >= this.#limit && !this.#done) await this.#freeStream(deadline, query);
     if (!this.#done && this.#nextId > LAST_STREAM_ID) {

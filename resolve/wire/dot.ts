@@ -9,7 +9,7 @@
  */
 import { readConnectionChunk } from "../../core/connection.ts";
 import type { Connection } from "../../core/connection.ts";
-import { byDeadline, ChannelLife, ConnectionLost, DeadlineTimer, encodePaddedQuery, freeId, noAnswer, openTls, unreachable } from "./encrypted.ts";
+import { ChannelLife, connectedBy, ConnectionLost, DeadlineTimer, encodePaddedQuery, freeId, noAnswer, openTls } from "./encrypted.ts";
 import type { ChannelContext, EncryptedChannel, EncryptedQuery } from "./encrypted.ts";
 import { answersQuery, decodeResponse, frameForTcp, TcpFrameReader } from "./packet.ts";
 import type { DecodedResponse } from "./packet.ts";
@@ -79,13 +79,7 @@ class DotChannel implements EncryptedChannel {
     const connecting = (this.#connecting ??= this.#connect(query.timeoutMs));
     if (this.#connection === undefined) {
       // Another query may have started the connection, with a later deadline than this one's.
-      const late = noAnswer(this.#context.server, query.name, query.timeoutMs);
-      try {
-        await byDeadline(connecting, deadline, late);
-      } catch (error) {
-        if (error instanceof ConnectionLost || error === late) throw error;
-        throw unreachable(error, this.#context.server, query.name);
-      }
+      await connectedBy(connecting, deadline, this.#context.server, query);
     }
     if (this.#done) throw new ConnectionLost(this.#why);
     const id = freeId(this.#pending, randomId);

@@ -337,7 +337,7 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
  * @param late The rejection at the deadline.
  * @returns The promise's value.
  */
-export function byDeadline<T>(promise: Promise<T>, deadline: number, late: SocketError): Promise<T> {
+function byDeadline<T>(promise: Promise<T>, deadline: number, late: SocketError): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => reject(late), Math.max(0, deadline - Date.now()));
     promise.then((value) => {
@@ -348,6 +348,26 @@ export function byDeadline<T>(promise: Promise<T>, deadline: number, late: Socke
       reject(error);
     });
   });
+}
+
+/**
+ * Waits for a channel's connection on behalf of `query`, at most until its `deadline`:
+ * then it fails with the no-answer error, as a query that was sent would. A failed connect
+ * is `unreachable` (a lost connection is passed on, to be asked again elsewhere).
+ *
+ * @param connecting The connection under way (maybe started by another query).
+ * @param deadline The query's deadline (a `Date.now()` time).
+ * @param server The server, for the messages.
+ * @param query The query waiting.
+ */
+export async function connectedBy(connecting: Promise<unknown>, deadline: number, server: EncryptedNameServer, query: EncryptedQuery): Promise<void> {
+  const late = noAnswer(server, query.name, query.timeoutMs);
+  try {
+    await byDeadline(connecting, deadline, late);
+  } catch (error) {
+    if (error instanceof ConnectionLost || error === late) throw error;
+    throw unreachable(error, server, query.name);
+  }
 }
 
 /** The addresses of the server: its IP, or what the system resolver gives for its name. */
